@@ -1,0 +1,5 @@
+import sys
+
+from avforge.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shared foundations: record types, the time grid, configs, registry and file io."""
