@@ -22,6 +22,8 @@ class ModifyType(str, Enum):
     @classmethod
     def parse(cls, value: str) -> "ModifyType":
         """Parse the dataset spelling; hyphens and underscores are the same (``both-modified``)."""
+        if isinstance(value, cls):
+            return value
         key = str(value).strip().lower().replace("-", "_")
         for member in cls:
             if member.value == key:
