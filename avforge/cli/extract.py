@@ -1,0 +1,61 @@
+"""``avforge extract``: encode every video of a manifest into a resumable feature store.
+
+    avforge extract --manifest test.jsonl --encoder lip-light --out feats/visual
+    avforge extract --manifest test.jsonl --encoder hf --model microsoft/wavlm-base-plus --layer weighted \\
+        --out feats/audio --device cuda --batch-size 16
+    torchrun --nproc_per_node 8 -m avforge extract ... --device cuda   # each rank takes its shard
+
+Re-running skips videos already done; ``--shard i/n`` splits the work across independent jobs.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from avforge.core.errors import AvforgeError
+from avforge.data.manifest import read_manifest
+from avforge.features.extract import Shard, VideoItem, extract
+from avforge.features.registry import build_encoder, encoder_names
+from avforge.features.store import FAILURES_NAME, FeatureStore
+
+# CLI flag -> encoder option; passed only when given, so an encoder rejects flags it has no use for.
+ENCODER_FLAGS = ("model", "layer", "crop", "variant", "checkpoint")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--manifest", required=True, help="JSON-lines manifest (avforge manifest)")
+    parser.add_argument("--encoder", required=True, choices=encoder_names())
+    parser.add_argument("--out", required=True, help="feature store folder (one per encoder)")
+    parser.add_argument("--model", help="hf: hub name or local folder of a WavLM/wav2vec2/HuBERT model")
+    parser.add_argument("--layer", help="hf: hidden-state index, 'last' (default) or 'weighted'")
+    parser.add_argument("--crop", choices=("fixed", "detect"), help="visual encoders: mouth crop mode")
+    parser.add_argument("--variant", help="lip-resnet: 'small' (default) or 'auto-avsr'")
+    parser.add_argument("--checkpoint", help="lip-resnet: Auto-AVSR visual checkpoint (.pth/.safetensors)")
+    parser.add_argument("--shard", help="i/n: take every n-th video starting at i (default: RANK/WORLD_SIZE)")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (under torchrun: LOCAL_RANK's GPU)")
+    parser.add_argument("--batch-size", type=int, default=1, help="clips per forward pass (GPU)")
+    parser.add_argument("--workers", type=int, default=2, help="decoder threads reading ahead")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _device(name: str) -> str:
+    if name == "cuda" and "LOCAL_RANK" in os.environ:
+        return f"cuda:{int(os.environ['LOCAL_RANK'])}"
+    return name
+
+
+def run(args) -> int:
+    if args.batch_size < 1:
+        raise AvforgeError("--batch-size must be >= 1")
+    shard = Shard.parse(args.shard) if args.shard else Shard.from_env()
+    items = [VideoItem(e.record.file, e.path) for e in read_manifest(args.manifest)]
+    opts = {k: getattr(args, k) for k in ENCODER_FLAGS if getattr(args, k) is not None}
+    encoder = build_encoder(args.encoder, device=_device(args.device), **opts)
+    store = FeatureStore(args.out, identity=encoder.describe())
+    summary = extract(items, encoder, store, shard=shard, batch_size=args.batch_size,
+                      workers=args.workers, progress=not args.no_progress)
+    where = f" [shard {shard.index}/{shard.count}]" if shard.count > 1 else ""
+    print(f"avforge extract{where}: {summary.line()} -> {args.out}", file=sys.stderr)
+    if summary.failed:
+        print(f"avforge extract{where}: failed videos and reasons: {store.root / FAILURES_NAME}", file=sys.stderr)
+    return 0
