@@ -26,6 +26,9 @@ def atomic_path(path, suffix: str | None = None) -> Iterator[Path]:
         raise AvforgeError(f"cannot write here ({exc.strerror or exc})", path=path) from None
     os.close(fd)
     tmp = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file ordinary permissions
     try:
         yield tmp
         os.replace(tmp, path)
