@@ -1,0 +1,63 @@
+"""Wire an ExperimentConfig to data, features and the Detector, then train it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from avforge.core.config import save_config, to_dict
+from avforge.core.errors import AvforgeError
+from avforge.data.dataset import FeatureDataset, collate
+from avforge.data.manifest import read_manifest
+from avforge.engine.config import ExperimentConfig
+from avforge.engine.distributed import init_distributed, shutdown
+from avforge.engine.trainer import Trainer
+from avforge.features.store import FeatureStore
+from avforge.models.detector import build_detector
+
+STORE_IDENTITY = ("encoder", "dim", "weights_id", "config_hash", "fps")
+
+
+def open_store(root: str, missing: str) -> FeatureStore:
+    """Open a feature store; ``missing`` is the error message when ``root`` is empty."""
+    if not root:
+        raise AvforgeError(missing)
+    return FeatureStore(root)
+
+
+def store_identity(store: FeatureStore) -> dict:
+    return {k: store.index.get(k) for k in STORE_IDENTITY}
+
+
+def feature_dataset(manifest, visual: FeatureStore, audio: FeatureStore, max_frames: int | None,
+                    seed: int = 0) -> FeatureDataset:
+    """Dataset of a manifest; every video must have features in both stores (checked up front)."""
+    entries = read_manifest(manifest)
+    for store, name in ((visual, "visual"), (audio, "audio")):
+        missing = [e.record.file for e in entries if not store.path_of(e.record.file).is_file()]
+        if missing:
+            raise AvforgeError(f"{len(missing)} video(s) of {manifest} have no {name} features, e.g. "
+                               f"{missing[:3]} (run avforge extract first)", path=store.root)
+    return FeatureDataset(entries, visual, audio, max_frames=max_frames, seed=seed)
+
+
+def train_experiment(cfg: ExperimentConfig, exp_dir, device: str = "cpu") -> list[dict]:
+    """Train (or resume) the experiment in ``exp_dir``; returns the metric history."""
+    exp_dir = Path(exp_dir)
+    visual = open_store(cfg.data.visual_store, "data.visual_store is not set (add --set data.visual_store=DIR)")
+    audio = open_store(cfg.data.audio_store, "data.audio_store is not set (add --set data.audio_store=DIR)")
+    if not cfg.data.train_manifest:
+        raise AvforgeError("data.train_manifest is not set (add --set data.train_manifest=FILE)")
+    train_set = feature_dataset(cfg.data.train_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed)
+    val_set = (feature_dataset(cfg.data.val_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed)
+               if cfg.data.val_manifest else None)
+    ctx = init_distributed(device)
+    try:
+        run_info = {"config": to_dict(cfg),
+                    "model_args": {"visual_dim": visual.dim, "audio_dim": audio.dim},
+                    "features": {"visual": store_identity(visual), "audio": store_identity(audio)}}
+        trainer = Trainer(lambda: build_detector(cfg.model, visual.dim, audio.dim), train_set, cfg.train, exp_dir,
+                          collate_fn=collate, ctx=ctx, val_set=val_set, run_info=run_info)
+        if ctx.is_main:  # after the Trainer checked that a resumed folder holds the same config
+            save_config(cfg, exp_dir / "config.yaml")
+        return trainer.fit()
+    finally:
+        shutdown(ctx)

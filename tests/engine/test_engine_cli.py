@@ -1,0 +1,123 @@
+"""avforge train -> predict -> postprocess on tiny feature stores; bad checkpoints and configs."""
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from avforge.cli.main import main
+from avforge.engine.checkpoint import MODEL_FILE, list_checkpoints
+from avforge.engine.config import load_experiment
+from engine_toys import make_feature_data
+
+TINY = ["model.dim=16", "model.attn_heads=2", "model.pyramid_strides=[1,2]",
+        "model.regress_ranges_frames=[[0,8],[8,100000]]", "train.epochs=1", "train.batch_size=4",
+        "train.warmup_epochs=0", "data.max_frames=64", "infer.window_s=3.2", "infer.overlap_s=1.6"]
+
+
+def run_cli(argv, capsys):
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    vis, aud, train = make_feature_data(root, [60, 80, 70, 90, 64, 75, 66, 88])
+    _, _, test = make_feature_data(root, [50, 230, 40], name="test", seed=1)  # 230 frames: several windows
+    sets = TINY + [f"data.visual_store={vis}", f"data.audio_store={aud}", f"data.train_manifest={train}",
+                   f"data.val_manifest={test}"]
+    argv = ["train", "--config", "synthetic_small", "--exp-dir", str(root / "exp")]
+    for s in sets:
+        argv += ["--set", s]
+    assert main(argv) == 0
+    return {"root": root, "vis": vis, "aud": aud, "test": test, "exp": root / "exp"}
+
+
+def test_train_writes_config_metrics_and_checkpoint(trained):
+    exp = trained["exp"]
+    cfg = load_experiment(exp / "config.yaml")
+    assert cfg.model.dim == 16 and cfg.train.epochs == 1 and cfg.model.pyramid_strides == (1, 2)
+    metrics = [json.loads(x) for x in (exp / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[0]["epoch"] == 1 and {"total", "frame", "cls", "reg"} <= set(metrics[0]["train"])
+    assert "val" in metrics[0]
+    assert [p.name for p in list_checkpoints(exp / "checkpoints")] == ["step_00000002"]
+
+
+def test_predict_then_postprocess(trained, capsys, tmp_path):
+    raw = tmp_path / "raw"
+    rc, out, err = run_cli(["predict", "--checkpoint", str(trained["exp"]), "--manifest", str(trained["test"]),
+                            "--out", str(raw)], capsys)  # stores come from the checkpoint's config
+    assert rc == 0, err
+    index = json.loads((raw / "index.json").read_text())
+    assert index["complete"] and index["files"] == ["test/000.mp4", "test/001.mp4", "test/002.mp4"]
+    assert index["infer"] == {"window_s": 3.2, "overlap_s": 1.6, "batch_windows": 4}
+
+    out_json = tmp_path / "pp" / "proposals.json"
+    rc, out, err = run_cli(["postprocess", "--raw", str(raw), "--out", str(out_json), "--top-k", "7"], capsys)
+    assert rc == 0, err
+    proposals = json.loads(out_json.read_text())
+    modality = json.loads((tmp_path / "pp" / "proposals.modality.json").read_text())
+    scores = json.loads((tmp_path / "pp" / "video_scores.json").read_text())
+    assert list(proposals) == list(modality) == list(scores) == index["files"]
+    durations = {"test/000.mp4": 2.0, "test/001.mp4": 9.2, "test/002.mp4": 1.6}
+    for file, rows in proposals.items():
+        assert 0 < len(rows) <= 7 and len(modality[file]) == len(rows)
+        assert [r[0] for r in rows] == sorted((r[0] for r in rows), reverse=True)
+        assert all(0 <= s < e <= durations[file] + 1e-9 for _, s, e in rows)
+        assert set(modality[file]) <= {"audio", "visual", "both"}
+        assert 0.0 <= scores[file] <= 1.0
+
+    # re-run post-processing alone with other settings: no suppression keeps more
+    rc, _, err = run_cli(["postprocess", "--raw", str(raw), "--out", str(tmp_path / "none.json"),
+                          "--nms", "none", "--top-k", "0", "--video-scores", str(tmp_path / "vs.json")], capsys)
+    assert rc == 0, err
+    unsuppressed = json.loads((tmp_path / "none.json").read_text())
+    assert sum(map(len, unsuppressed.values())) > sum(map(len, proposals.values()))
+
+
+def assert_one_line_error(rc, err, *needles):
+    assert rc == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    for n in needles:
+        assert n in err, err
+
+
+def test_missing_checkpoint(trained, capsys, tmp_path):
+    rc, _, err = run_cli(["predict", "--checkpoint", str(tmp_path / "nope"), "--manifest", str(trained["test"]),
+                          "--out", str(tmp_path / "raw")], capsys)
+    assert_one_line_error(rc, err, "checkpoint not found", "nope")
+    assert not (tmp_path / "raw").exists()
+
+
+def test_checkpoint_for_other_feature_dims(trained, capsys, tmp_path):
+    vis, aud, man = make_feature_data(tmp_path, [40], visual_dim=9, name="other")
+    rc, _, err = run_cli(["predict", "--checkpoint", str(trained["exp"]), "--manifest", str(man),
+                          "--visual-store", str(vis), "--audio-store", str(aud), "--out", str(tmp_path / "raw")], capsys)
+    assert_one_line_error(rc, err, "expects visual features with 6 channels, this store has 9")
+    assert not (tmp_path / "raw").exists()
+
+
+def test_weights_of_another_architecture(trained, capsys, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(list_checkpoints(trained["exp"] / "checkpoints")[-1], ckpt)
+    weights = load_file(ckpt / MODEL_FILE)
+    name = sorted(k for k in weights if weights[k].ndim == 2)[0]
+    weights[name] = torch.zeros(weights[name].shape[0] + 1, weights[name].shape[1])
+    save_file(weights, ckpt / MODEL_FILE)
+    rc, _, err = run_cli(["predict", "--checkpoint", str(ckpt), "--manifest", str(trained["test"]),
+                          "--out", str(tmp_path / "raw")], capsys)
+    assert_one_line_error(rc, err, "does not match this model config", name)
+    (ckpt / MODEL_FILE).write_bytes(b"garbage")
+    rc, _, err = run_cli(["predict", "--checkpoint", str(ckpt), "--manifest", str(trained["test"]),
+                          "--out", str(tmp_path / "raw")], capsys)
+    assert_one_line_error(rc, err, "unreadable safetensors file")
+    assert not (tmp_path / "raw").exists()
+
+
+def test_postprocess_of_an_unfinished_or_missing_raw_folder(capsys, tmp_path):
+    rc, _, err = run_cli(["postprocess", "--raw", str(tmp_path), "--out", str(tmp_path / "p.json")], capsys)
+    assert_one_line_error(rc, err, "no index.json")
+    assert not (tmp_path / "p.json").exists()
