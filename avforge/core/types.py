@@ -24,10 +24,9 @@ class ModifyType(str, Enum):
         """Parse the dataset spelling; hyphens and underscores are the same (``both-modified``)."""
         if isinstance(value, cls):
             return value
-        key = str(value).strip().lower().replace("-", "_")
-        for member in cls:
-            if member.value == key:
-                return member
+        member = _MODIFY_TYPES.get(str(value).strip().lower().replace("-", "_"))
+        if member is not None:
+            return member
         raise AvforgeError(f"unknown modify_type {value!r} (expected one of {[m.value for m in cls]})")
 
     @classmethod
@@ -42,6 +41,9 @@ class ModifyType(str, Enum):
     @property
     def visual_fake(self) -> bool:
         return self in (ModifyType.VISUAL, ModifyType.BOTH)
+
+
+_MODIFY_TYPES = {m.value: m for m in ModifyType}
 
 
 def _segments(value) -> tuple[Segment, ...]:
