@@ -1,6 +1,10 @@
 """The only place where seconds become frame indices and back."""
 from __future__ import annotations
 
+# Times read from containers are often float32 (2.92 s -> 2.92000008): a thousandth of a frame
+# of slack keeps such a time on the frame it names.
+_SLACK_FRAMES = 1e-3
+
 import math
 from dataclasses import dataclass
 
@@ -15,11 +19,11 @@ class TimeGrid:
 
     def num_frames(self, duration_s: float) -> int:
         """Frames whose start lies inside ``duration_s`` (tolerant to float noise)."""
-        return max(0, int(math.ceil(duration_s * self.fps - 1e-6)))
+        return max(0, int(math.ceil(duration_s * self.fps - _SLACK_FRAMES)))
 
     def index_of(self, t_s: float) -> int:
         """Index of the frame that contains time ``t_s``."""
-        return int(math.floor(t_s * self.fps + 1e-6))
+        return int(math.floor(t_s * self.fps + _SLACK_FRAMES))
 
     def time_of(self, idx) -> np.ndarray | float:
         """Start time in seconds of frame ``idx`` (scalar or array)."""

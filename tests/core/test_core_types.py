@@ -45,3 +45,9 @@ def test_timegrid_conversions():
     assert g.mask_to_segments(mask) == [(0.08, 0.28)]
     assert g.mask_to_segments(np.ones(3, bool)) == [(0.0, 0.12)]
     assert np.allclose(g.to_seconds(g.to_frames([0.013, 2.5])), [0.013, 2.5])
+
+
+def test_timegrid_tolerates_float32_container_times():
+    g = TimeGrid(25.0)
+    assert g.num_frames(float(np.float32(2.92))) == 73
+    assert g.index_of(float(np.float32(0.12))) == 3

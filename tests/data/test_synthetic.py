@@ -1,0 +1,148 @@
+"""The synthetic benchmark: deterministic, loadable in both real layouts, labels match the media."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avforge.cli.main import main
+from avforge.core.errors import AvforgeError
+from avforge.core.timegrid import VIDEO_GRID
+from avforge.core.types import ModifyType
+from avforge.data.avdeepfake1m import load_avdeepfake1m
+from avforge.data.lavdf import load_lavdf
+from avforge.data.synthetic.generate import SynthConfig, generate
+from avforge.data.synthetic.speech import SAMPLE_RATE, Voice, synthesize
+from avforge.data.synthetic.visemes import viseme_of, viseme_tracks
+from avforge.io import crop_mouth, read_av
+
+SMALL = dict(min_duration_s=2.0, max_duration_s=3.0, groups_per_speaker=1)
+LAVDF = SynthConfig(n=8, seed=7, layout="lavdf", **SMALL)
+
+
+def _files(root: Path) -> dict:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def lavdf_root(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("synth") / "lavdf", LAVDF, workers=2, progress=False)
+
+
+@pytest.fixture(scope="module")
+def avdf_root(tmp_path_factory):
+    cfg = SynthConfig(n=12, seed=3, layout="avdeepfake1m", **SMALL)
+    return generate(tmp_path_factory.mktemp("synth") / "avdf", cfg, workers=2, progress=False)
+
+
+def test_same_seed_gives_byte_identical_dataset_for_any_worker_count(lavdf_root, tmp_path):
+    again = _files(generate(tmp_path / "again", LAVDF, workers=1, progress=False))
+    assert again == _files(lavdf_root)
+    other = SynthConfig(n=8, seed=8, layout="lavdf", **SMALL)
+    other_meta = (generate(tmp_path / "other", other, workers=2, progress=False) / "metadata.json").read_bytes()
+    assert other_meta != again["metadata.json"]
+
+
+def test_lavdf_round_trip_media_matches_metadata(lavdf_root):
+    records = load_lavdf(lavdf_root)
+    meta = {m["file"]: m for m in json.loads((lavdf_root / "metadata.json").read_text())}
+    assert len(records) == 8
+    assert sum(r.modify_type is ModifyType.REAL for r in records) == 2  # one real clip per group of four
+    for rec in records:
+        clip = read_av(lavdf_root / rec.file)
+        m = meta[rec.file]
+        assert abs(clip.num_frames - m["video_frames"]) <= 1
+        assert abs(clip.duration_s - rec.duration_s) <= 1 / 25 + 1e-6
+        assert abs(len(clip.wave) - m["audio_frames"]) <= 640
+        assert m["audio_frames"] == m["video_frames"] * 640 and m["duration"] == m["video_frames"] / 25
+        if rec.modify_type is ModifyType.REAL:
+            assert rec.fake_segments == () and rec.original is None
+            continue
+        assert 1 <= len(rec.fake_segments) <= 3 and m["n_fakes"] == len(rec.fake_segments)
+        ends = [0.0] + [x for seg in rec.fake_segments for x in seg] + [rec.duration_s]
+        assert ends == sorted(ends), "segments overlap or leave the clip"
+        assert all(0.2 - 1e-6 <= e - s <= 1.5 + 1e-6 for s, e in rec.fake_segments)
+        assert rec.audio_fake_segments == (rec.fake_segments if rec.modify_type.audio_fake else ())
+        assert rec.visual_fake_segments == (rec.fake_segments if rec.modify_type.visual_fake else ())
+        original = next(r for r in records if r.file == rec.original)
+        assert original.modify_type is ModifyType.REAL and original.split == rec.split
+
+
+def test_forgeries_change_the_forged_modality_only_inside_the_segments(lavdf_root):
+    seen = set()
+    for rec in load_lavdf(lavdf_root):
+        if rec.original is None:
+            continue
+        seen.add(rec.modify_type)
+        fake, orig = read_av(lavdf_root / rec.file), read_av(lavdf_root / rec.original)
+        n = fake.num_frames
+        if rec.modify_type.audio_fake:
+            inside = np.repeat(VIDEO_GRID.segments_to_mask(rec.audio_fake_segments, n), 640)
+            widened = [(s - 0.1, e + 0.1) for s, e in rec.audio_fake_segments]  # AAC frames overlap
+            outside = ~np.repeat(VIDEO_GRID.segments_to_mask(widened, n), 640)
+            diff = np.abs(fake.wave - orig.wave)
+            assert diff[inside].mean() > 10 * diff[outside].mean()
+            assert diff[inside].mean() > 0.2 * np.abs(orig.wave).mean()
+        else:
+            assert np.array_equal(fake.wave, orig.wave)
+        if rec.modify_type.visual_fake:
+            inside = VIDEO_GRID.segments_to_mask(rec.visual_fake_segments, n)
+            diff = np.abs(crop_mouth(fake.frames).astype(np.float32) - crop_mouth(orig.frames)).mean(axis=(1, 2))
+            # outside, only H.264 re-encoding noise differs; inside, the mouth was re-rendered
+            assert diff[inside].mean() > 2 * diff[~inside].mean()
+        else:
+            assert np.array_equal(fake.frames, orig.frames)
+    assert seen == {ModifyType.AUDIO, ModifyType.VISUAL, ModifyType.BOTH}
+
+
+def test_avdeepfake1m_layout_loads_with_splits_by_speaker(avdf_root):
+    train, val = load_avdeepfake1m(avdf_root, "train"), load_avdeepfake1m(avdf_root, "val")
+    test = load_avdeepfake1m(avdf_root, "test")
+    hidden = load_avdeepfake1m(avdf_root / "hidden_labels", "test")
+    assert [len(train), len(val), len(test)] == [4, 4, 4]
+    assert not any(r.labelled for r in test) and [r.file for r in hidden] == [r.file for r in test]
+    speakers = {}
+    for split, recs in (("train", train), ("val", val), ("test", hidden)):
+        names = {Path(r.file).stem for r in recs}
+        assert names == {"real", "fake_video_real_audio", "real_video_fake_audio", "fake_video_fake_audio"}
+        for rec in recs:
+            assert (avdf_root / split / rec.file).is_file()
+            speakers.setdefault(rec.file.split("/")[0], set()).add(split)
+            per_video = json.loads((avdf_root / ("hidden_labels" if split == "test" else "") / f"{split}_metadata"
+                                    / rec.file.replace(".mp4", ".json")).read_text())
+            assert per_video["modify_type"] == rec.modify_type.value and per_video["transcripts"]
+            assert len(per_video["operations"]) == len(rec.fake_segments)
+            if rec.modify_type is not ModifyType.REAL:
+                assert rec.original == str(Path(rec.file).with_name("real.mp4"))
+    assert all(len(splits) == 1 for splits in speakers.values()) and len(speakers) == 3
+
+
+def test_output_folder_is_protected(tmp_path, capsys):
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "precious.txt").write_text("keep")
+    args = ["synth", "--out", str(user), "--n", "1", "--min-duration", "1", "--max-duration", "1", "--workers", "1"]
+    assert main(args) == 2
+    assert "--force" in capsys.readouterr().err and (user / "precious.txt").read_text() == "keep"
+    assert main(args + ["--force"]) == 0
+    assert not (user / "precious.txt").exists() and (user / "metadata.json").is_file()
+    stamp = (user / "metadata.json").stat().st_mtime_ns
+    assert main(args) == 0  # the same dataset is already there: nothing to do
+    assert (user / "metadata.json").stat().st_mtime_ns == stamp
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no temporary folders left
+    with pytest.raises(AvforgeError, match="layout"):
+        SynthConfig(layout="kinetics")
+
+
+def test_speech_timings_and_visemes_follow_the_words():
+    utt = synthesize("bob saw a wide open sea", Voice("en-us", 160, 50, 50))
+    assert [w.label for w in utt.words] == ["bob", "saw", "a", "wide", "open", "sea"]
+    starts = [w.start_s for w in utt.words]
+    assert starts == sorted(starts) and utt.words[-1].end_s <= utt.duration_s
+    # speech energy sits inside the word spans; the leading silence is quiet
+    first = int(utt.words[0].start_s * SAMPLE_RATE)
+    assert np.abs(utt.wave[:first]).mean() < 0.1 * np.abs(utt.wave[first:]).mean()
+    assert viseme_of("p")[0] == 0.0 and viseme_of("'a")[0] > viseme_of("@")[0] > viseme_of("m")[0]
+    openness, _ = viseme_tracks(utt.phonemes, VIDEO_GRID.num_frames(utt.duration_s))
+    b_frame = VIDEO_GRID.index_of(utt.phonemes[0].start_s + 0.01)  # the closed 'b' of "bob"
+    assert openness[b_frame] < 0.5 * openness.max()
