@@ -1,0 +1,104 @@
+"""``avforge evaluate``: score proposals against labelled metadata; a table on stdout, JSON on disk.
+
+    avforge evaluate --pred prediction.json --meta val_metadata.json --detection prediction.txt \
+        --out metrics.json
+    avforge evaluate --pred proposals.json --meta LAV-DF/metadata.json --protocol lavdf --split test --subset subset
+
+Proposal times are seconds (avforge's unit everywhere); ``--frames`` reads them as frame indices at
+25 fps, as the original LAV-DF code writes them. Every number is printed and saved with its
+protocol, split and subset.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from avforge.core.errors import AvforgeError
+from avforge.core.fileio import write_json
+from avforge.core.timegrid import VIDEO_GRID, TimeGrid
+from avforge.eval.flat import Ragged, flatten
+from avforge.eval.loading import load_predictions, read_json_fast
+from avforge.eval.protocols import PROTOCOLS, evaluate
+from avforge.eval.report import format_table, report_dict
+from avforge.eval.submission import read_submission
+
+
+def add_arguments(parser) -> None:
+    add = parser.add_argument
+    add("--pred", metavar="JSON|ZIP", required=True,
+        help="prediction.json {file: [[score, start, end], ...]} or a submission .zip holding one")
+    add("--meta", metavar="JSON", required=True, help="labelled metadata JSON (list of records)")
+    add("--protocol", choices=sorted(PROTOCOLS), default="avdeepfake1m",
+        help="avdeepfake1m and lavdf are the official evaluators; activitynet is a different, "
+             "non-comparable protocol (default avdeepfake1m)")
+    add("--subset", choices=("full", "subset"), default="full",
+        help="lavdf only: subset = without audio-only-modified videos (default full)")
+    add("--split", metavar="NAME", help="score only the records of this split (needed when the metadata "
+                                        "holds several, as LAV-DF's metadata.json does)")
+    add("--frames", action="store_true", help="proposal times are frame indices at 25 fps")
+    add("--detection", metavar="TXT", help="Task 1 prediction.txt (file;score): adds ROC-AUC")
+    add("--allow-extra", action="store_true", help="ignore predictions for unlabelled files")
+    add("--out", metavar="JSON", help="metrics JSON to write")
+
+
+def run(args) -> int:
+    protocol = PROTOCOLS[args.protocol]
+    records, split = _records_of_split(args.meta, args.split)
+    predictions = _predictions_in_protocol_unit(args.pred, protocol.fps, args.frames)
+    report = evaluate(predictions, records, args.protocol, subset=args.subset, split=split,
+                      detection=args.detection, allow_extra=args.allow_extra)
+    if args.frames == (protocol.fps == 1):  # converted to the protocol's unit: say so next to the numbers
+        unit = "frame indices at 25 fps" if args.frames else "seconds"
+        report = replace(report, notes=report.notes + (f"proposal times read as {unit} and converted",))
+    print(format_table(report))
+    if args.out:
+        inputs = {"predictions": args.pred, "metadata": args.meta, "detection": args.detection,
+                  "time_unit": "frames@25fps" if args.frames else "seconds"}
+        write_json(args.out, report_dict(report, {k: v for k, v in inputs.items() if v}), indent=2)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _records_of_split(meta: str, split: str | None) -> tuple[list[dict], str | None]:
+    """The metadata records to score and the split they belong to.
+
+    The split is ``--split`` (records filtered to it), else the records' common ``split`` field, else
+    the file name (``val_metadata.json`` -> val). Several splits without ``--split`` is an error.
+    """
+    records = read_json_fast(meta)
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise AvforgeError("expected a JSON list of metadata records", path=meta)
+    splits = sorted({str(r["split"]) for r in records if r.get("split") is not None})
+    if split is not None:
+        records = [r for r in records if r.get("split") == split]
+        if not records:
+            raise AvforgeError(f"no record of split {split!r} (splits here: {', '.join(splits) or 'none'})",
+                               path=meta)
+        return records, split
+    if len(splits) > 1:
+        raise AvforgeError(f"records of several splits ({', '.join(splits)}): choose one with --split", path=meta)
+    if splits:
+        return records, splits[0]
+    named = re.fullmatch(r"(\w+?)_metadata\.json", Path(meta).name)
+    return records, named.group(1) if named else None
+
+
+def _predictions_in_protocol_unit(path: str, protocol_fps: float, frames: bool):
+    """The path itself when it is a JSON in the protocol's unit, else proposals (converted by the TimeGrid)."""
+    same_unit = frames == (protocol_fps != 1)  # frames for a frame protocol, seconds for a seconds one
+    if Path(path).suffix.lower() == ".zip":
+        sub = read_submission(path)
+        if sub.localization is None:
+            raise AvforgeError("the zip holds no prediction.json", path=path)
+        predictions = flatten(sub.localization, source=f"{path}:prediction.json")
+    elif same_unit:
+        return path
+    else:
+        predictions = load_predictions(path)
+    if same_unit:
+        return predictions
+    rows = predictions.rows.copy()  # (M, 3) score, start, end
+    seconds = VIDEO_GRID.to_seconds(rows[:, 1:]) if frames else rows[:, 1:]
+    rows[:, 1:] = TimeGrid(protocol_fps).to_frames(seconds) if protocol_fps != 1 else seconds
+    return Ragged(files=predictions.files, offsets=predictions.offsets, rows=rows)

@@ -1,0 +1,199 @@
+"""Named evaluation protocols and the one entry point ``evaluate`` (used by ``avforge evaluate``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from avforge.core.errors import AvforgeError
+from avforge.core.types import ModifyType, VideoRecord
+from avforge.eval import activitynet, localization
+from avforge.eval.detection import detection_auc, read_detection_scores
+from avforge.eval.flat import Ragged, flatten
+from avforge.eval.loading import labels_from_records, load_predictions, read_json_fast
+from avforge.eval.validation import validate_flat
+
+THRESHOLDS_50_95 = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a prediction file is scored. ``fps``: proposal times are divided by it (1 = seconds)."""
+
+    name: str
+    description: str
+    fps: float
+    ap_iou_thresholds: tuple[float, ...]
+    ar_n_proposals: tuple[int, ...]
+    ar_iou_thresholds: tuple[float, ...] = THRESHOLDS_50_95
+    value_key: str = "fake_segments"
+    matching: str = "official"  # "official" (ground-truth-first, IoU > t) | "activitynet"
+    challenge_score: bool = False  # 0.5 * mean(AP) + 0.5 * mean(AR)
+    subsets: tuple[str, ...] = ("full",)
+
+
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
+    Protocol("avdeepfake1m", "official AV-Deepfake1M / 1M-Deepfakes Challenge evaluator (avdeepfake1m 0.0.4), "
+             "proposals in seconds", fps=1.0, ap_iou_thresholds=(0.5, 0.75, 0.9, 0.95),
+             ar_n_proposals=(50, 30, 20, 10, 5), challenge_score=True),
+    Protocol("lavdf", "official LAV-DF evaluator (same algorithm), proposals in frame indices at 25 fps; "
+             "subset = without audio-only-modified videos", fps=25.0, ap_iou_thresholds=(0.5, 0.75, 0.95),
+             ar_n_proposals=(100, 50, 20, 10), value_key="fake_periods", subsets=("full", "subset")),
+    Protocol("activitynet", "ActivityNet-style evaluator (score-first matching, IoU >= t, top-N by score): "
+             "a DIFFERENT protocol, NOT comparable with official AV-Deepfake1M / LAV-DF numbers",
+             fps=1.0, ap_iou_thresholds=(0.5, 0.75, 0.9, 0.95), ar_n_proposals=(50, 30, 20, 10, 5),
+             matching="activitynet"),
+)}
+
+
+@dataclass(frozen=True)
+class MetricsReport:
+    """Scores of one prediction set, labelled with the protocol, subset and split they belong to."""
+
+    protocol: str
+    description: str
+    subset: str
+    split: str | None
+    ap: dict[float, float]  # nominal IoU threshold -> AP
+    ar: dict[int, float]  # N -> AR@N
+    score: float | None  # challenge score (avdeepfake1m only)
+    auc: float | None  # Task-1 ROC-AUC when detection scores were given
+    n_videos: int
+    n_fake_videos: int
+    n_segments: int
+    n_proposals: int
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (threshold keys as strings, e.g. ``{"ap": {"0.5": ...}, "ar": {"50": ...}}``)."""
+        return {"protocol": self.protocol, "description": self.description, "subset": self.subset,
+                "split": self.split, "ap": {str(k): v for k, v in self.ap.items()},
+                "ar": {str(k): v for k, v in self.ar.items()}, "score": self.score, "auc": self.auc,
+                "n_videos": self.n_videos, "n_fake_videos": self.n_fake_videos, "n_segments": self.n_segments,
+                "n_proposals": self.n_proposals, "notes": list(self.notes)}
+
+
+def _records(labels, split: str | None) -> tuple[list[dict], str]:
+    """Metadata records (dicts) of one split, and the name of where they came from."""
+    source = str(labels) if isinstance(labels, (str, Path)) else "labels"
+    if isinstance(labels, (str, Path)):
+        labels = read_json_fast(labels)
+    if not isinstance(labels, list) or not all(isinstance(r, (dict, VideoRecord)) for r in labels):
+        raise AvforgeError("labels must be a metadata JSON list of records", path=source)
+    records = [r.to_dict() if isinstance(r, VideoRecord) else r for r in labels]
+    splits = sorted({str(r.get("split")) for r in records if "split" in r})
+    if split is not None:
+        records = [r for r in records if r.get("split", split) == split]
+        if not records:
+            raise AvforgeError(f"no labelled video of split {split!r} (found: {', '.join(splits)})", path=source)
+    elif len(splits) > 1:
+        raise AvforgeError(f"labels mix splits {', '.join(splits)}: choose one (split=...)", path=source)
+    return records, source
+
+
+def _audio_only(record: dict) -> bool:
+    if "modify_type" in record:
+        return ModifyType.parse(record["modify_type"]) is ModifyType.AUDIO
+    return bool(record.get("modify_audio")) and not record.get("modify_video")
+
+
+def _split_of(records: list[dict]) -> str | None:
+    splits = {r.get("split") for r in records}
+    return splits.pop() if len(splits) == 1 else None
+
+
+def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str = "full",
+             split: str | None = None, detection=None, allow_extra: bool = False) -> MetricsReport:
+    """Score ``predictions`` against ``labels`` under a named protocol.
+
+    predictions: path of a prediction JSON, ``{file: [[score, start, end], ...]}`` or a Ragged, in
+      the protocol's unit (seconds; LAV-DF: frame indices at 25 fps).
+    labels: path of a metadata JSON, or a list of metadata dicts / VideoRecords; the protocol's key
+      (``fake_segments``; LAV-DF ``fake_periods``) is used, the other one if it is absent.
+    subset: "full", or for lavdf "subset" (audio-only-modified videos dropped from labels and ignored
+      in predictions).
+    split: keep only the records whose ``split`` field is this (e.g. "test" of LAV-DF's one metadata
+      file); the report names it. Default: the records' common ``split``; labels that mix splits
+      are an error (val and test numbers must never mix).
+    detection: optional Task-1 ``file;score`` file -> report.auc.
+    Every labelled video must have a (possibly empty) proposal list; see avforge.eval.localization
+    for what an empty list counts as. Predictions for unlabelled files are an error unless allow_extra.
+    """
+    if protocol not in PROTOCOLS:
+        raise AvforgeError(f"unknown protocol {protocol!r} (choose from {', '.join(PROTOCOLS)})")
+    proto = PROTOCOLS[protocol]
+    if subset not in proto.subsets:
+        raise AvforgeError(f"protocol {protocol!r} has no subset {subset!r} (choose from {', '.join(proto.subsets)})")
+    records, label_source = _records(labels, split)
+    source = str(predictions) if isinstance(predictions, (str, Path)) else "predictions"
+    pred = _as_ragged(predictions)
+    notes = []
+    if subset == "subset":
+        validate_flat(pred, [r.get("file") for r in records], source=source, allow_extra=allow_extra)
+        kept = [r for r in records if not _audio_only(r)]
+        notes.append(f"{len(records) - len(kept)} audio-only-modified videos left out")
+        records, allow_extra = kept, True
+    value_key = proto.value_key
+    if records and value_key not in records[0]:
+        value_key = "fake_periods" if value_key == "fake_segments" else "fake_segments"
+    truth = labels_from_records(records, "file", value_key, source=label_source)
+    metrics = ap_ar(pred, truth, fps=proto.fps, ap_iou_thresholds=proto.ap_iou_thresholds,
+                    ar_n_proposals=proto.ar_n_proposals, ar_iou_thresholds=proto.ar_iou_thresholds,
+                    matching=proto.matching, allow_extra=allow_extra, source=source)
+    ap, ar = metrics["ap"], metrics["ar"]
+    score = 0.5 * float(np.mean(list(ap.values()))) + 0.5 * float(np.mean(list(ar.values()))) \
+        if proto.challenge_score else None
+    return MetricsReport(
+        protocol=proto.name, description=proto.description, subset=subset, split=split or _split_of(records),
+        ap=ap, ar=ar, score=score,
+        auc=None if detection is None else detection_auc(read_detection_scores(detection), truth.files,
+                                                         truth.counts > 0, source=str(detection)),
+        n_videos=len(truth.files), n_fake_videos=int(np.count_nonzero(truth.counts)),
+        n_segments=len(truth.rows), n_proposals=_n_proposals(pred, truth.files), notes=tuple(notes))
+
+
+def ap_ar(predictions, labels, *, fps: float = 1.0, ap_iou_thresholds: Sequence[float] = (0.5, 0.75, 0.9, 0.95),
+          ar_n_proposals: Sequence[int] = (50, 30, 20, 10, 5),
+          ar_iou_thresholds: Sequence[float] = THRESHOLDS_50_95, matching: str = "official",
+          allow_extra: bool = False, source: str = "predictions") -> dict[str, dict]:
+    """In-memory AP/AR: ``{"ap": {iou: value}, "ar": {n: value}}`` keyed by the thresholds as given.
+
+    predictions: ``{file: [[score, start, end], ...]}`` (times / fps = seconds), a Ragged or a path.
+    labels: ``{file: [[start_s, end_s], ...]}`` in label order, a Ragged (G, 2) or a metadata path.
+    matching: "official" (avdeepfake1m rules, see avforge.eval.localization) or "activitynet"
+    (see avforge.eval.activitynet). Predictions are validated first (AvforgeError listing offenders).
+    """
+    pred = _as_ragged(predictions)
+    if isinstance(labels, (str, Path)):
+        labels = labels_from_records(read_json_fast(labels), source=str(labels))
+    elif not isinstance(labels, Ragged):
+        labels = flatten(labels, width=2, source="labels")
+    lowest = min(tuple(ap_iou_thresholds) + tuple(ar_iou_thresholds))
+    if matching == "official":
+        m = localization.prepare(pred, labels, fps, lowest, source=source, allow_extra=allow_extra)
+        ap = localization.average_precision(m, ap_iou_thresholds)
+        return {"ap": dict(zip((float(t) for t in ap_iou_thresholds), ap.values())),
+                "ar": localization.average_recall(m, ar_n_proposals, ar_iou_thresholds)}
+    if matching == "activitynet":
+        m = localization.prepare(pred, labels, fps, lowest, source=source, allow_extra=allow_extra,
+                                 inclusive=True, dtype=np.float64)
+        return {"ap": activitynet.average_precision(m, ap_iou_thresholds),
+                "ar": activitynet.average_recall(m, ar_n_proposals, ar_iou_thresholds)}
+    raise AvforgeError(f"unknown matching {matching!r} (official or activitynet)")
+
+
+def _n_proposals(pred: Ragged, files: Sequence[str]) -> int:
+    per_video = dict(zip(pred.files, pred.counts.tolist()))
+    return sum(per_video.get(f, 0) for f in files)
+
+
+def _as_ragged(predictions) -> Ragged:
+    if isinstance(predictions, Ragged):
+        return predictions
+    if isinstance(predictions, (str, Path)):
+        return load_predictions(predictions)
+    if isinstance(predictions, Mapping):
+        return flatten(predictions, source="predictions")
+    raise AvforgeError(f"predictions must be a path, a mapping or a Ragged, not {type(predictions).__name__}")

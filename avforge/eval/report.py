@@ -1,0 +1,53 @@
+"""Metrics reports as a readable table and as a JSON-ready dict (pure formatting, no scoring).
+
+Every rendering names the protocol, the split and the subset, so no number travels without them.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+from avforge.eval.protocols import MetricsReport
+
+
+def threshold_name(iou: float) -> str:
+    """``0.5`` -> ``"0.50"`` (float32 keys such as 0.8999999761581421 print as ``"0.90"``)."""
+    return f"{float(iou):.2f}"
+
+
+def headline(report: MetricsReport) -> str:
+    """``avdeepfake1m protocol, split val, subset full`` — the label every number carries."""
+    return f"{report.protocol} protocol, split {report.split or 'unknown'}, subset {report.subset}"
+
+
+def metric_values(report: MetricsReport) -> dict[str, float]:
+    """Flat ``{"AP@0.50": ..., "AR@50": ..., "score": ..., "AUC": ...}`` in display order."""
+    values = {f"AP@{threshold_name(t)}": v for t, v in report.ap.items()}
+    values.update({f"AR@{n}": v for n, v in report.ar.items()})
+    if report.score is not None:
+        values["score"] = report.score
+    if report.auc is not None:
+        values["AUC"] = report.auc
+    return values
+
+
+def format_table(report: MetricsReport, digits: int = 4) -> str:
+    """A few lines for a terminal: headline, protocol description, counts, one metric per row."""
+    values = metric_values(report)
+    width = max(map(len, values), default=6)
+    lines = [headline(report), f"  {report.description}",
+             f"  {report.n_videos} videos ({report.n_fake_videos} fake, {report.n_segments} segments), "
+             f"{report.n_proposals} proposals", ""]
+    lines += [f"  {name:<{width}}  {value:.{digits}f}" for name, value in values.items()]
+    if report.score is not None:
+        lines.append("  (score = 0.5 * mean AP + 0.5 * mean AR, the challenge's Task 2 score)")
+    lines += [f"  note: {note}" for note in report.notes]
+    return "\n".join(lines)
+
+
+def report_dict(report: MetricsReport, inputs: Mapping[str, str] | None = None) -> dict:
+    """``report.to_dict()`` plus a flat ``metrics`` table and the ``inputs`` it was computed from."""
+    d = report.to_dict()
+    d["metrics"] = metric_values(report)
+    if inputs:
+        d["inputs"] = dict(inputs)
+    return d
