@@ -37,7 +37,8 @@ def add_arguments(parser) -> None:
     add("--split", metavar="NAME", help="score only the records of this split (needed when the metadata "
                                         "holds several, as LAV-DF's metadata.json does)")
     add("--frames", action="store_true", help="proposal times are frame indices at 25 fps")
-    add("--detection", metavar="TXT", help="Task 1 prediction.txt (file;score): adds ROC-AUC")
+    add("--detection", metavar="TXT|JSON",
+        help="Task 1 scores, prediction.txt (file;score) or video_scores.json ({file: score}): adds ROC-AUC")
     add("--allow-extra", action="store_true", help="ignore predictions for unlabelled files")
     add("--out", metavar="JSON", help="metrics JSON to write")
 

@@ -7,11 +7,24 @@ import numpy as np
 import pandas as pd
 
 from avforge.core.errors import AvforgeError
+from avforge.core.fileio import read_json
 from avforge.eval.flat import listing
 
 
 def read_detection_scores(path) -> dict[str, float]:
-    """``file;score`` lines (no header) -> {file: score}; duplicated files and bad scores are errors."""
+    """Task-1 scores -> {file: score}: a mapping as is, a ``{file: score}`` JSON file (what
+    ``avforge postprocess`` writes as video_scores.json) or ``file;score`` lines (no header).
+    Duplicated files and bad scores are errors."""
+    if isinstance(path, Mapping):
+        return dict(path)
+    if str(path).endswith(".json"):
+        scores = read_json(path)
+        if not isinstance(scores, dict):
+            raise AvforgeError("expected a {file: score} JSON object", path=path)
+        bad = [f for f, v in scores.items() if not isinstance(v, (int, float)) or not np.isfinite(v)]
+        if bad:
+            raise AvforgeError(listing("files with a missing or non-finite score", bad), path=path)
+        return {f: float(v) for f, v in scores.items()}
     try:
         table = pd.read_csv(path, header=None, sep=";", names=["file", "score"], dtype={"file": str},
                             keep_default_na=False)

@@ -148,8 +148,9 @@ def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str
     return MetricsReport(
         protocol=proto.name, description=proto.description, subset=subset, split=split or _split_of(records),
         ap=ap, ar=ar, score=score,
-        auc=None if detection is None else detection_auc(read_detection_scores(detection), truth.files,
-                                                         truth.counts > 0, source=str(detection)),
+        auc=None if detection is None else detection_auc(
+            read_detection_scores(detection), truth.files, truth.counts > 0,
+            source="detection scores" if isinstance(detection, dict) else str(detection)),
         n_videos=len(truth.files), n_fake_videos=int(np.count_nonzero(truth.counts)),
         n_segments=len(truth.rows), n_proposals=_n_proposals(pred, truth.files), notes=tuple(notes))
 

@@ -46,3 +46,15 @@ def test_bad_detection_files(tmp_path, lines, problem):
     det, meta = write(tmp_path, lines)
     with pytest.raises(AvforgeError, match=problem):
         auc(det, meta, "file", "fake_segments")
+
+
+def test_detection_scores_read_from_json_and_mapping(tmp_path):
+    from avforge.eval.detection import read_detection_scores
+
+    path = tmp_path / "video_scores.json"
+    path.write_text('{"a.mp4": 0.25, "b.mp4": 1}')
+    assert read_detection_scores(path) == {"a.mp4": 0.25, "b.mp4": 1.0}
+    assert read_detection_scores({"a.mp4": 0.5}) == {"a.mp4": 0.5}
+    path.write_text('{"a.mp4": "high"}')
+    with pytest.raises(AvforgeError, match="non-finite score"):
+        read_detection_scores(path)

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# AV-Deepfake1M / AV-Deepfake1M++: train on train, select on val, then score val or export the
+# challenge submission for the unlabeled test split.
+#   bash recipes/avdeepfake1m/run.sh --data_root /data/AV-Deepfake1M --audio_encoder microsoft/wavlm-base-plus \
+#     --lip_weights vsr_trlrs3_base.pth --ngpu 8
+# Every variable below can be overridden as a flag (--name value); --help lists them.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+stage=0
+stop_stage=7
+dataset=avdeepfake1m
+data_root=data/AV-Deepfake1M       # holds train_metadata.json, val_metadata.json, test_files.txt, train/ val/ test/
+exp_dir=exp/avdeepfake1m
+test_split=val                     # val: scored here; test / testA / testB: exported as a submission
+seed=0
+visual_encoder=lip-light
+lip_weights=""
+crop=fixed                         # AV-Deepfake1M clips are face-centred
+audio_encoder=logmel
+audio_layer=last
+config=avforge/configs/avdeepfake1m.yaml
+train_overrides=()
+nms=soft
+top_k=100
+score_threshold=0
+protocol=avdeepfake1m
+ngpu=0
+recipe_options=(stage stop_stage data_root exp_dir test_split seed visual_encoder lip_weights crop
+  audio_encoder audio_layer config nms top_k score_threshold protocol ngpu)
+source recipes/common/parse_options.sh "$@"
+
+train_split=train; val_split=val
+if [ -f "$data_root/${test_split}_metadata.json" ]; then test_labels="$data_root/${test_split}_metadata.json"; test_files=""
+else test_labels=""; test_files="$data_root/${test_split}_files.txt"; fi
+data_options=""
+stage_data() {
+  local f
+  for f in train_metadata.json val_metadata.json; do
+    [ -f "$data_root/$f" ] || { echo "error: $data_root/$f not found (get AV-Deepfake1M, then --data_root DIR)" >&2; return 1; }
+  done
+  [ -n "$test_labels" ] || [ -f "$test_files" ] || { echo "error: $test_files not found" >&2; return 1; }
+  echo "AV-Deepfake1M found at $data_root"
+}
+source recipes/common/pipeline.sh

@@ -1,0 +1,73 @@
+# Sourced by recipes/<dataset>/run.sh after it sets its defaults and parses flags.
+# The same eight stages for every dataset; each stage is one or a few `avforge` calls.
+#   0 check (synthetic: generate) data · 1 manifests · 2 visual features · 3 audio features
+#   4 train · 5 infer (cache raw outputs) · 6 post-process → proposals · 7 score, or export
+source "$(dirname "${BASH_SOURCE[0]}")/stages.sh"
+
+if [ "$ngpu" -gt 0 ]; then device=cuda; else device=cpu; fi
+launch() {  # one process per GPU under torchrun when ngpu > 1
+  if [ "$ngpu" -gt 1 ]; then python -m torch.distributed.run --standalone --nproc_per_node "$ngpu" -m avforge "$@"
+  else python -m avforge "$@"; fi
+}
+
+# Encoders: log-mel / light lip features by default (no weights needed); an HF name or folder
+# for --audio_encoder, and --lip_weights (an Auto-AVSR visual checkpoint) for the lip ResNet.
+if [ "$audio_encoder" = logmel ]; then audio_args=(--encoder logmel)
+else audio_args=(--encoder hf --model "$audio_encoder" --layer "$audio_layer"); fi
+if [ -n "$lip_weights" ]; then visual_args=(--encoder lip-resnet --variant auto-avsr --checkpoint "$lip_weights")
+else visual_args=(--encoder "$visual_encoder"); fi
+visual_args+=(--crop "$crop")
+splits=("$train_split" "$val_split" "$test_split")
+feats="$exp_dir/features"
+
+stage_manifests() {
+  for split in "${splits[@]}"; do
+    python -m avforge manifest --dataset "$dataset" --root "$data_root" --split "$split" \
+      --out "$exp_dir/manifests/$split.jsonl" --check-files
+  done
+}
+stage_extract() {  # $1 = visual | audio
+  local kind="$1"; local -n args="${kind}_args"
+  for split in "${splits[@]}"; do
+    launch extract --manifest "$exp_dir/manifests/$split.jsonl" "${args[@]}" \
+      --out "$feats/$kind" --device "$device" --no-progress
+  done
+}
+stage_visual() { stage_extract visual; }
+stage_audio() { stage_extract audio; }
+stage_train() {
+  launch train --config "$config" --exp-dir "$exp_dir/train" --device "$device" \
+    --set "data.train_manifest=$exp_dir/manifests/$train_split.jsonl" \
+    --set "data.val_manifest=$exp_dir/manifests/$val_split.jsonl" \
+    --set "data.visual_store=$feats/visual" --set "data.audio_store=$feats/audio" \
+    --set "train.seed=$seed" "${train_overrides[@]}"
+}
+stage_predict() {
+  python -m avforge predict --checkpoint "$exp_dir/train" --manifest "$exp_dir/manifests/$test_split.jsonl" \
+    --visual-store "$feats/visual" --audio-store "$feats/audio" --out "$exp_dir/raw/$test_split" --device "$device"
+}
+stage_postprocess() {
+  python -m avforge postprocess --raw "$exp_dir/raw/$test_split" --out "$exp_dir/proposals/$test_split.json" \
+    --nms "$nms" --top-k "$top_k" --score-threshold "$score_threshold"
+}
+stage_report() {
+  local props="$exp_dir/proposals/$test_split.json" scores="$exp_dir/proposals/video_scores.json"
+  if [ -n "$test_labels" ]; then
+    python -m avforge evaluate --pred "$props" --meta "$test_labels" --protocol "$protocol" \
+      --split "$test_split" --detection "$scores" --out "$exp_dir/metrics_$test_split.json"
+  else
+    python -m avforge submit --proposals "$props" --scores "$scores" --files "$test_files" \
+      --out "$exp_dir/submission.zip"
+  fi
+}
+
+opts() { local v s=""; for v in "$@"; do s+="$v=${!v};"; done; printf '%s' "$s"; }
+common="dataset data_root exp_dir"
+run_stage 0 "data" "$(opts $common $data_options)" stage_data
+run_stage 1 "manifests" "$(opts $common train_split val_split test_split)" stage_manifests
+run_stage 2 "visual features" "$(opts $common visual_encoder lip_weights crop ngpu)" stage_visual
+run_stage 3 "audio features" "$(opts $common audio_encoder audio_layer ngpu)" stage_audio
+run_stage 4 "train" "$(opts $common config seed ngpu)${train_overrides[*]}" stage_train
+run_stage 5 "infer" "$(opts $common test_split ngpu)" stage_predict
+run_stage 6 "post-process" "$(opts $common nms top_k score_threshold)" stage_postprocess
+run_stage 7 "report" "$(opts $common protocol test_labels test_files)" stage_report

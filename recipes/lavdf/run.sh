@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# LAV-DF: train on train, select on dev, score test with the LAV-DF protocol (frames at 25 fps).
+#   bash recipes/lavdf/run.sh --data_root /data/LAV-DF --audio_encoder microsoft/wavlm-base-plus --ngpu 1
+# Every variable below can be overridden as a flag (--name value); --help lists them.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+stage=0
+stop_stage=7
+dataset=lavdf
+data_root=data/LAV-DF              # holds metadata.json (or metadata.min.json) and train/ dev/ test/
+exp_dir=exp/lavdf
+seed=0
+visual_encoder=lip-light
+lip_weights=""
+crop=fixed                         # LAV-DF videos are face crops already
+audio_encoder=logmel
+audio_layer=last
+config=avforge/configs/lavdf.yaml
+train_overrides=()
+nms=soft
+top_k=100
+score_threshold=0
+protocol=lavdf
+ngpu=0
+recipe_options=(stage stop_stage data_root exp_dir seed visual_encoder lip_weights crop
+  audio_encoder audio_layer config nms top_k score_threshold protocol ngpu)
+source recipes/common/parse_options.sh "$@"
+
+train_split=train; val_split=dev; test_split=test
+test_labels="$data_root/metadata.json"; [ -f "$test_labels" ] || test_labels="$data_root/metadata.min.json"
+test_files=""
+data_options=""
+stage_data() {
+  [ -f "$test_labels" ] || { echo "error: no metadata.json in $data_root (get LAV-DF, then --data_root DIR)" >&2; return 1; }
+  echo "LAV-DF found at $data_root"
+}
+source recipes/common/pipeline.sh
