@@ -1,0 +1,119 @@
+"""Mouth-region clips: a fixed lower-face box for face-centred datasets, or a detected one.
+
+A box is ``(cx, cy, side)`` in pixels of the frame: a square around the mouth that is cut out and
+resized to ``size x size`` (edges replicated where it leaves the frame).
+
+- ``fixed``: LAV-DF and AV-Deepfake1M frames are 224x224 face crops (VoxCeleb2 style) with the
+  mouth near 0.72 of the height; FIXED_MOUTH_BOX is a square of half the frame side centred
+  there (x 0.25-0.75, y 0.47-0.97: lips, chin and jaw line).
+- ``detect``: for arbitrary videos. yuface (libfacedetection: face box + eyes, nose and both
+  mouth corners) on every frame; the box is centred between the mouth corners with a side of
+  1.6 x the eye distance (about the fixed box for a face-centred crop). Without yuface, OpenCV's
+  Haar frontal-face cascade: centre at (0.5, 0.76) of the face box, side 0.6 x its width.
+  Frames without a face hold the previous box (the first found box before the first face), the
+  track is smoothed with a centred moving average, and a clip with no face at all falls back
+  to the fixed box.
+"""
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+
+try:
+    import yuface
+except ImportError:  # optional: fall back to OpenCV's Haar cascade
+    yuface = None
+
+FIXED_MOUTH_BOX = (0.5, 0.72, 0.5)  # (cx, cy, side) as fractions of frame (width, height, height)
+SIDE_PER_EYE_DISTANCE = 1.6
+HAAR_MOUTH = (0.5, 0.76, 0.6)  # (cx, cy, side) as fractions of the Haar face box width/height
+SMOOTH_FRAMES = 5  # centred moving average over 0.2 s at 25 fps
+DETECT_MAX_SIDE = 640  # detect on a downscaled copy of larger frames (yuface degrades past 960)
+MODES = ("fixed", "detect")
+
+
+def crop_mouth(frames: np.ndarray, mode: str = "fixed", size: int = 96, gray: bool = True) -> np.ndarray:
+    """(T, H, W, 3) uint8 RGB -> (T, size, size) uint8 grayscale, or (T, size, size, 3) RGB."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    boxes = mouth_boxes(frames, mode)
+    out = np.empty((len(frames), size, size) + (() if gray else (3,)), dtype=np.uint8)
+    for t, (frame, box) in enumerate(zip(frames, boxes)):
+        crop = _warp_box(frame, box, size)
+        out[t] = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if gray else crop
+    return out
+
+
+def mouth_boxes(frames: np.ndarray, mode: str = "fixed") -> np.ndarray:
+    """(T, 3) float ``(cx, cy, side)`` mouth box of every frame, in pixels."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    n, height, width = frames.shape[:3]
+    fixed = np.array([FIXED_MOUTH_BOX[0] * width, FIXED_MOUTH_BOX[1] * height, FIXED_MOUTH_BOX[2] * height])
+    if mode == "fixed" or n == 0:
+        return np.tile(fixed, (n, 1))
+    detect = _detect_yuface if yuface is not None else _detect_haar
+    found = np.array([detect(frame) for frame in frames], dtype=np.float64).reshape(n, 3)
+    return smooth_track(found, fallback=fixed)
+
+
+def smooth_track(found: np.ndarray, fallback: np.ndarray, window: int = SMOOTH_FRAMES) -> np.ndarray:
+    """(T, 3) boxes with NaN rows for misses -> held over misses, then moving-averaged."""
+    hit = ~np.isnan(found).any(axis=1)
+    if not hit.any():
+        return np.tile(fallback, (len(found), 1))
+    last_hit = np.maximum.accumulate(np.where(hit, np.arange(len(found)), -1))
+    held = found[np.where(last_hit >= 0, last_hit, np.argmax(hit))]
+    return uniform_filter1d(held, size=window, axis=0, mode="nearest")
+
+
+def _detect_yuface(frame: np.ndarray) -> tuple[float, float, float]:
+    """Mouth box from the largest face's mouth corners and eyes; NaNs when no face."""
+    small, scale = _downscale(frame)
+    _, faces, points = yuface.detect(np.ascontiguousarray(small[..., ::-1]))  # yuface wants BGR
+    if len(faces) == 0:
+        return (np.nan,) * 3
+    p = points[np.argmax(faces[:, 2].astype(np.int64) * faces[:, 3])].astype(np.float64) / scale
+    eye_distance = np.hypot(p[2] - p[0], p[3] - p[1])
+    return (p[6] + p[8]) / 2, (p[7] + p[9]) / 2, SIDE_PER_EYE_DISTANCE * eye_distance
+
+
+@functools.lru_cache(maxsize=1)
+def _haar_cascade() -> cv2.CascadeClassifier:
+    return cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+
+
+def _detect_haar(frame: np.ndarray) -> tuple[float, float, float]:
+    """Mouth box from the largest Haar-cascade face box; NaNs when no face."""
+    small, scale = _downscale(frame)
+    faces = _haar_cascade().detectMultiScale(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), 1.1, 4)
+    if len(faces) == 0:
+        return (np.nan,) * 3
+    x, y, w, h = faces[np.argmax(faces[:, 2] * faces[:, 3])].astype(np.float64) / scale
+    return x + HAAR_MOUTH[0] * w, y + HAAR_MOUTH[1] * h, HAAR_MOUTH[2] * w
+
+
+def _downscale(frame: np.ndarray) -> tuple[np.ndarray, float]:
+    scale = min(1.0, DETECT_MAX_SIDE / max(frame.shape[:2]))
+    if scale == 1.0:
+        return frame, 1.0
+    return cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
+
+
+def _warp_box(frame: np.ndarray, box, size: int) -> np.ndarray:
+    """The square ``box`` of ``frame`` (edges replicated outside it) resized to (size, size, 3)."""
+    cx, cy, side = box
+    side_px = max(int(round(side)), 1)
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    height, width = frame.shape[:2]
+    pads = (max(-y0, 0), max(y0 + side_px - height, 0), max(-x0, 0), max(x0 + side_px - width, 0))
+    if any(pads):
+        frame = cv2.copyMakeBorder(frame, *pads, borderType=cv2.BORDER_REPLICATE)
+        x0, y0 = x0 + pads[2], y0 + pads[0]
+    crop = frame[y0:y0 + side_px, x0:x0 + side_px]
+    interp = cv2.INTER_AREA if side_px > size else cv2.INTER_LINEAR
+    return cv2.resize(crop, (size, size), interpolation=interp)
