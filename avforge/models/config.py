@@ -1,0 +1,95 @@
+"""DetectorConfig: every model/loss/decode key, documented in one place (the defaults file).
+
+Units: ``*_frames`` keys count frames of the 25 fps feature grid; everything else is unitless.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from avforge.core.errors import AvforgeError
+
+FUSIONS = ("discrepancy", "concat", "audio_only", "visual_only")
+BOUNDARY_HEADS = ("anchor_free", "bm", "both")
+
+
+@dataclass
+class DetectorConfig:
+    # --- per-modality temporal encoders (over cached features) ---
+    dim: int = 128  # channel width of every hidden layer
+    encoder_layers: int = 2  # masked residual temporal-conv blocks per modality
+    kernel_size: int = 3  # temporal kernel of every conv block (odd)
+    dropout: float = 0.1
+    # --- cross-modal fusion ---
+    fusion: str = "discrepancy"  # one of FUSIONS ("audio_only"/"visual_only" ignore the other stream)
+    attn_window_frames: int = 4  # cross-attention looks +-this many steps around each step (per level)
+    attn_heads: int = 4
+    # --- temporal pyramid (fused hierarchically, coarse-to-fine) ---
+    pyramid_strides: tuple[int, ...] = (1, 2, 4, 8)  # cumulative stride of each level; each x2 the last
+    # Anchor-free assignment: level l takes a segment whose largest start/end distance (frames)
+    # from a location lies in regress_ranges_frames[l] (ActionFormer rule). One pair per level.
+    regress_ranges_frames: tuple[tuple[float, float], ...] = ((0.0, 4.0), (4.0, 8.0), (8.0, 16.0),
+                                                              (16.0, 100000.0))
+    center_sample_radius: float = 1.5  # positives lie within radius * stride of a segment centre
+    # --- heads ---
+    boundary_head: str = "anchor_free"  # one of BOUNDARY_HEADS
+    head_layers: int = 2  # masked conv layers in the anchor-free tower
+    refine_boundaries: bool = True  # anchor-free: second stage refines start/end from boundary features
+    refine_window_frames: int = 2  # the refiner samples features at +-this many frames around a boundary
+    bm_max_duration_frames: int = 64  # D of the boundary-matching map: rows are durations 1..D
+    bm_dim: int = 32  # channels of the boundary-matching branch
+    # --- loss weights and parameters ---
+    w_cls: float = 1.0  # sigmoid focal loss on anchor-free locations
+    w_reg: float = 1.0  # DIoU loss on start/end distances
+    w_refine: float = 1.0  # L1 (frames) on refined boundaries at positive locations
+    w_quality: float = 0.5  # BCE of the quality logit towards the refined segment's IoU (score = cls x quality)
+    w_attr: float = 0.5  # 3-way modality attribution cross-entropy at positive locations
+    w_frame: float = 1.0  # BCE on fused per-frame fake logits
+    w_frame_modality: float = 1.0  # BCE on audio and visual per-frame logits (each)
+    w_bm: float = 1.0  # boundary-matching map loss
+    bm_loss: str = "mse"  # "mse" (BA-TFD) or "bce" on IoU targets
+    w_contrastive: float = 0.1  # BA-TFD audio-visual contrastive loss
+    contrastive_margin: float = 0.99
+    w_video: float = 0.5  # BCE on the pooled video-level fake logit
+    focal_alpha: float = 0.25
+    focal_gamma: float = 2.0
+    # --- decoding (pre-NMS) ---
+    decode_topk: int = 500  # proposals kept per clip before NMS (highest scores)
+    decode_min_score: float = 0.001  # proposals below this score are dropped before top-k
+
+    def __post_init__(self):
+        self.pyramid_strides = tuple(int(s) for s in self.pyramid_strides)
+        self.regress_ranges_frames = tuple((float(a), float(b)) for a, b in self.regress_ranges_frames)
+        self.validate()
+
+    def validate(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise AvforgeError(f"model.fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if self.boundary_head not in BOUNDARY_HEADS:
+            raise AvforgeError(f"model.boundary_head must be one of {BOUNDARY_HEADS}, got {self.boundary_head!r}")
+        if self.bm_loss not in ("mse", "bce"):
+            raise AvforgeError(f"model.bm_loss must be 'mse' or 'bce', got {self.bm_loss!r}")
+        strides = self.pyramid_strides
+        if not strides or strides[0] != 1 or any(b != 2 * a for a, b in zip(strides, strides[1:])):
+            raise AvforgeError(f"model.pyramid_strides must be 1, 2, 4, ... (got {list(strides)})")
+        if len(self.regress_ranges_frames) != len(strides):
+            raise AvforgeError("model.regress_ranges_frames needs one (low, high) pair per pyramid level")
+        if self.kernel_size % 2 != 1:
+            raise AvforgeError(f"model.kernel_size must be odd, got {self.kernel_size}")
+        if self.dim % self.attn_heads:
+            raise AvforgeError(f"model.dim ({self.dim}) must be divisible by model.attn_heads ({self.attn_heads})")
+
+    @property
+    def uses_audio(self) -> bool:
+        return self.fusion != "visual_only"
+
+    @property
+    def uses_visual(self) -> bool:
+        return self.fusion != "audio_only"
+
+    @property
+    def uses_anchor_free(self) -> bool:
+        return self.boundary_head in ("anchor_free", "both")
+
+    @property
+    def uses_bm(self) -> bool:
+        return self.boundary_head in ("bm", "both")

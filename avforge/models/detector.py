@@ -1,0 +1,133 @@
+"""The detector: modality encoders -> pyramid fusion -> heads; loss and decode entry points."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from avforge.core.batch import Batch
+from avforge.core.errors import AvforgeError
+from avforge.core.types import Proposals
+from avforge.models import losses
+from avforge.models.config import DetectorConfig
+from avforge.models.decode import decode_proposals
+from avforge.models.fusion import PyramidFusion
+from avforge.models.heads import AnchorFreeHead, BoundaryMatchingHead, FrameHeads, VideoHead
+from avforge.models.layers import ModalityEncoder
+from avforge.models.outputs import DetectorOutput
+from avforge.models.refine import BoundaryRefiner
+from avforge.models.targets import anchor_free_targets, bm_iou_targets, make_points, segments_to_frames
+
+
+class Detector(nn.Module):
+    """Audio-visual temporal forgery detector over cached per-frame features (25 fps grid)."""
+
+    def __init__(self, cfg: DetectorConfig, visual_dim: int, audio_dim: int):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.visual_dim, self.audio_dim = visual_dim, audio_dim
+        levels = len(cfg.pyramid_strides)
+        enc = dict(dim=cfg.dim, layers=cfg.encoder_layers, levels=levels, kernel_size=cfg.kernel_size,
+                   dropout=cfg.dropout)
+        self.visual_encoder = ModalityEncoder(visual_dim, **enc) if cfg.uses_visual else None
+        self.audio_encoder = ModalityEncoder(audio_dim, **enc) if cfg.uses_audio else None
+        self.fusion = PyramidFusion(cfg)
+        self.frame_heads = FrameHeads(cfg.dim, has_audio=cfg.uses_audio, has_visual=cfg.uses_visual)
+        self.video_head = VideoHead(cfg.dim)
+        self.anchor_free = (AnchorFreeHead(cfg.dim, cfg.head_layers, cfg.kernel_size, cfg.pyramid_strides)
+                            if cfg.uses_anchor_free else None)
+        self.refiner = (BoundaryRefiner(cfg.dim, cfg.refine_window_frames)
+                        if cfg.uses_anchor_free and cfg.refine_boundaries else None)
+        self.bm = BoundaryMatchingHead(cfg.dim, cfg.bm_dim, cfg.bm_max_duration_frames) if cfg.uses_bm else None
+
+    def _check(self, batch: Batch) -> None:
+        for name, dim in (("visual", self.visual_dim), ("audio", self.audio_dim)):
+            got = getattr(batch, name).shape[-1]
+            if got != dim:
+                raise AvforgeError(f"{name} features have {got} channels, the model expects {dim}")
+
+    def forward(self, batch: Batch) -> DetectorOutput:
+        self._check(batch)
+        mask = batch.mask.bool()
+        n_levels = len(self.cfg.pyramid_strides)
+        vis, masks = (self.visual_encoder(batch.visual.float(), mask) if self.visual_encoder else (None, None))
+        aud, a_masks = (self.audio_encoder(batch.audio.float(), mask) if self.audio_encoder else (None, None))
+        masks = masks or a_masks
+        fused = self.fusion(vis or [None] * n_levels, aud or [None] * n_levels, masks)
+        frame, audio_logits, visual_logits = self.frame_heads(fused[0], vis[0] if vis else None,
+                                                              aud[0] if aud else None)
+        out = DetectorOutput(
+            mask=mask, frame_logits=frame, audio_logits=audio_logits, visual_logits=visual_logits,
+            video_logits=self.video_head(fused[0], mask),
+            visual_embed=vis[0] if vis else None, audio_embed=aud[0] if aud else None)
+        if self.anchor_free is not None:
+            points, strides, levels = make_points([f.shape[1] for f in fused], self.cfg.pyramid_strides, mask.device)
+            out.point_frames, out.point_strides, out.point_levels = points, strides, levels
+            out.point_mask = torch.cat(masks, dim=1)
+            out.cls_logits, out.reg_frames, out.attr_logits = self.anchor_free(fused, masks, audio_logits,
+                                                                               visual_logits)
+            if self.refiner is not None:
+                out.boundaries_frames, out.quality_logits = self.refiner(fused[0], mask, points, out.reg_frames)
+        if self.bm is not None:
+            out.bm_logits = self.bm(fused[0], mask)
+        return out
+
+    def loss(self, out: DetectorOutput, batch: Batch) -> dict[str, torch.Tensor]:
+        """Weighted loss terms and their sum under "total" (needs a labelled batch)."""
+        if batch.frame_labels is None or batch.segments is None:
+            raise AvforgeError("loss needs a labelled batch (frame labels and segments)")
+        cfg, mask = self.cfg, out.mask
+        terms = {
+            "frame": cfg.w_frame * losses.masked_bce(out.frame_logits, batch.frame_labels, mask),
+            "frame_audio": cfg.w_frame_modality * losses.masked_bce(out.audio_logits, batch.audio_labels, mask),
+            "frame_visual": cfg.w_frame_modality * losses.masked_bce(out.visual_logits, batch.visual_labels, mask),
+        }
+        video_labels = torch.tensor([float(len(s) > 0) for s in batch.segments], device=mask.device)
+        terms["video"] = cfg.w_video * losses.masked_bce(out.video_logits, video_labels, torch.ones_like(video_labels))
+        if out.visual_embed is not None and out.audio_embed is not None and cfg.w_contrastive > 0:
+            terms["contrastive"] = cfg.w_contrastive * losses.av_contrastive_loss(
+                out.visual_embed, out.audio_embed, batch.frame_labels, mask, cfg.contrastive_margin)
+        segs_frames = [segments_to_frames(s).to(mask.device) for s in batch.segments]
+        if out.cls_logits is not None:
+            terms.update(self._anchor_free_loss(out, segs_frames, batch.segment_modality))
+        if out.bm_logits is not None:
+            iou = torch.stack([bm_iou_targets(s, mask.shape[1], cfg.bm_max_duration_frames) for s in segs_frames])
+            cell_mask = self.bm.cell_mask(mask)
+            terms["bm"] = cfg.w_bm * losses.bm_map_loss(out.bm_logits, iou, cell_mask, cfg.bm_loss)
+        terms["total"] = sum(terms.values())
+        return terms
+
+    def _anchor_free_loss(self, out: DetectorOutput, segs_frames, segment_modality) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        targets = [anchor_free_targets(out.point_frames, out.point_strides, out.point_levels, s, m.to(s.device),
+                                       cfg.regress_ranges_frames, cfg.center_sample_radius)
+                   for s, m in zip(segs_frames, segment_modality)]
+        pos = torch.stack([t.positive for t in targets]) & out.point_mask  # (B, L)
+        dist = torch.stack([t.distances_frames for t in targets])  # (B, L, 2)
+        modality = torch.stack([t.modality for t in targets])  # (B, L)
+        n_pos = pos.sum().clamp(min=1).float()
+        focal = losses.sigmoid_focal_loss(out.cls_logits, pos.float(), cfg.focal_alpha, cfg.focal_gamma)
+        cls = (focal * out.point_mask).sum() / n_pos
+        reg = losses.diou_loss_1d(out.reg_frames[pos], dist[pos]).sum() / n_pos
+        terms = {"cls": cfg.w_cls * cls, "reg": cfg.w_reg * reg,
+                 "attr": cfg.w_attr * losses.attribution_loss(out.attr_logits[pos], modality[pos])}
+        if out.boundaries_frames is not None:
+            points = out.point_frames.expand_as(pos)
+            target = torch.stack([points - dist[..., 0], points + dist[..., 1]], dim=-1)
+            refined, target = out.boundaries_frames[pos], target[pos]
+            terms["refine"] = cfg.w_refine * (refined - target).abs().sum() / n_pos
+            iou = losses.segment_iou(refined.detach(), target)
+            terms["quality"] = cfg.w_quality * losses.masked_bce(out.quality_logits[pos], iou, torch.ones_like(iou))
+        return terms
+
+    @torch.no_grad()
+    def decode(self, out: DetectorOutput, batch: Batch, topk: int | None = None,
+               min_score: float | None = None) -> list[Proposals]:
+        """Pre-NMS proposals per clip in ABSOLUTE seconds (batch.offset_s + clip time), with modality."""
+        return decode_proposals(out, batch,
+                                self.cfg.decode_topk if topk is None else topk,
+                                self.cfg.decode_min_score if min_score is None else min_score)
+
+
+def build_detector(cfg: DetectorConfig, visual_dim: int, audio_dim: int) -> Detector:
+    return Detector(cfg, visual_dim, audio_dim)

@@ -1,0 +1,28 @@
+"""PostprocessConfig: how raw per-clip proposals become the final scored segments."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from avforge.core.errors import AvforgeError
+
+METHODS = ("soft_nms", "nms", "none")
+
+
+@dataclass
+class PostprocessConfig:
+    method: str = "soft_nms"  # one of METHODS
+    min_score: float = 0.0  # drop proposals scoring <= this, before and after suppression
+    pre_topk: int = 2000  # keep the highest-scoring proposals before suppression (0 = all)
+    max_proposals: int = 100  # keep at most this many per video after suppression (0 = all)
+    # Gaussian Soft-NMS, BA-TFD / BA-TFD+ values: score *= exp(-iou^2 / alpha) for every proposal
+    # whose IoU with the kept one exceeds t1 + (t2 - t1) * width (width = kept length, seconds).
+    soft_nms_alpha: float = 0.7234
+    soft_nms_t1: float = 0.1968
+    soft_nms_t2: float = 0.4123
+    nms_iou: float = 0.5  # plain NMS: remove proposals with IoU > this with a kept one
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise AvforgeError(f"postprocess.method must be one of {METHODS}, got {self.method!r}")
+        if self.soft_nms_alpha <= 0:
+            raise AvforgeError(f"postprocess.soft_nms_alpha must be > 0, got {self.soft_nms_alpha}")
