@@ -13,7 +13,7 @@ from avforge.engine.trainer import Trainer
 from avforge.features.store import FeatureStore
 from avforge.models.detector import build_detector
 
-STORE_IDENTITY = ("encoder", "dim", "weights_id", "config_hash", "fps")
+STORE_IDENTITY = ("encoder", "modality", "dim", "weights_id", "config_hash", "fps", "options")
 
 
 def open_store(root: str, missing: str) -> FeatureStore:

@@ -1,0 +1,85 @@
+"""Timeline PNG of one video: per-frame fake probabilities, predicted segments, ground truth.
+
+Panels (shared time axis, seconds):
+1. per-frame fake probability of the audio, visual and fused heads (0..1), ground-truth fake
+   segments shaded behind them when known;
+2. the highest-scoring predicted segments as bars at the height of their score, coloured by
+   the modality they are attributed to;
+3. (with labels) the ground truth per modality: audio-fake and visual-fake lanes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from avforge.core.fileio import atomic_path  # noqa: E402
+from avforge.core.timegrid import TimeGrid  # noqa: E402
+from avforge.core.types import Proposals, VideoRecord  # noqa: E402
+
+COLORS = {"audio": "tab:orange", "visual": "tab:blue", "both": "tab:purple", "fused": "black", "truth": "tab:red"}
+
+
+def plot_timeline(path, frame_probs: dict[str, np.ndarray], proposals: Proposals, *, fps: float = 25.0,
+                  truth: VideoRecord | None = None, title: str = "", max_segments: int = 10) -> Path:
+    """Write the timeline PNG to ``path`` atomically; returns ``path``.
+
+    ``frame_probs``: "audio" / "visual" / "fused" -> (T,) probabilities on a ``fps`` grid.
+    ``proposals``: post-processed segments (seconds) with modality; the ``max_segments``
+    best are drawn. ``truth``: the labelled record, or None when unknown.
+    """
+    grid = TimeGrid(fps)
+    n_frames = len(frame_probs["fused"])
+    duration_s = float(grid.time_of(n_frames))
+    t = grid.centers_s(n_frames)
+    rows = 3 if truth is not None else 2
+    fig, axes = plt.subplots(rows, 1, figsize=(12, 2.2 * rows + 0.8), sharex=True,
+                             gridspec_kw={"height_ratios": [3, 2, 1][:rows]})
+    try:
+        ax = axes[0]
+        if truth is not None:
+            for start_s, end_s in truth.fake_segments:
+                ax.axvspan(start_s, end_s, color=COLORS["truth"], alpha=0.12, lw=0)
+        for key, width in (("audio", 1.2), ("visual", 1.2), ("fused", 1.8)):
+            ax.plot(t, frame_probs[key], color=COLORS[key], lw=width, label=f"{key} p(fake)")
+        if truth is not None:
+            ax.plot([], [], color=COLORS["truth"], alpha=0.3, lw=6, label="true fake")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("per-frame p(fake)")
+        ax.legend(loc="upper right", fontsize=8, ncol=4)
+        ax.set_title(title, fontsize=10)
+
+        ax = axes[1]
+        best = proposals.sorted()
+        shown = min(len(best), max_segments)
+        modality = best.modality or ("both",) * len(best)
+        for i in range(shown):
+            start_s, end_s, score = float(best.starts_s[i]), float(best.ends_s[i]), float(best.scores[i])
+            ax.hlines(score, start_s, end_s, color=COLORS[modality[i]], lw=5, alpha=0.85)
+        for name in ("audio", "visual", "both"):
+            ax.plot([], [], color=COLORS[name], lw=5, label=name)
+        ax.set_ylim(0.0, 1.05)
+        ax.set_ylabel("segment score")
+        ax.legend(loc="upper right", fontsize=8, ncol=3, title=f"top {shown} of {len(best)} segments",
+                  title_fontsize=8)
+
+        if truth is not None:
+            ax = axes[2]
+            lanes = ((1, "audio", truth.audio_fake_segments), (0, "visual", truth.visual_fake_segments))
+            for y, name, segments in lanes:
+                ax.broken_barh([(s, e - s) for s, e in segments], (y - 0.35, 0.7), color=COLORS[name])
+            ax.set_yticks([0, 1], ["visual fake", "audio fake"])
+            ax.set_ylim(-0.6, 1.6)
+            ax.set_ylabel("truth")
+        axes[-1].set_xlim(0.0, max(duration_s, 1.0 / fps))
+        axes[-1].set_xlabel("time (s)")
+        fig.tight_layout()
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png", dpi=100)
+    finally:
+        plt.close(fig)
+    return Path(path)

@@ -1,0 +1,315 @@
+"""avforge infer: a real (tiny) checkpoint trained on features of generated clips, then inference
+on clips, a folder with a bad file among good ones, and each kind of bad input."""
+import json
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import matplotlib.image
+import numpy as np
+import pytest
+import torch
+
+from avforge.cli.main import main
+from avforge.core.types import VideoRecord
+from avforge.data.manifest import write_manifest
+from avforge.engine import video_inference
+from avforge.engine.checkpoint import STATE_FILE, list_checkpoints
+from avforge.engine.config import load_experiment
+from avforge.engine.experiment import train_experiment
+from avforge.engine.inference import load_predictor, predict_features
+from avforge.engine.video_inference import ChunkConfig, VideoInferencer, VideoInput
+from avforge.features.extract import VideoItem, extract
+from avforge.features.registry import build_encoder
+from avforge.features.store import FeatureStore
+from avforge.io.media import AVClip, read_av
+from avforge.io.writer import write_video
+
+N_FRAMES, SIZE, SPF = 60, 64, 640  # 2.4 s clips, 64x64, 16 kHz / 25 fps
+FAKE = (0.8, 1.4)  # seconds, the forged span of the fake clips
+TINY = ["model.dim=16", "model.attn_heads=2", "model.pyramid_strides=[1,2]",
+        "model.regress_ranges_frames=[[0,8],[8,100000]]", "model.decode_min_score=0.0", "train.epochs=3",
+        "train.batch_size=2", "train.warmup_epochs=0", "data.max_frames=64", "infer.window_s=1.6",
+        "infer.overlap_s=0.64"]
+
+
+def talking_clip(seed: int, fake: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A gray face with a mouth that opens with the audio envelope; fake: lips frozen and the
+    voice replaced by noise inside FAKE."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(N_FRAMES) / 25.0
+    opening = 0.5 + 0.5 * np.sin(2 * np.pi * (2.0 + seed % 3) * t)
+    frames = np.full((N_FRAMES, SIZE, SIZE, 3), 150, np.uint8)
+    frames += rng.integers(0, 8, frames.shape, dtype=np.uint8)
+    lo, hi = int(FAKE[0] * 25), int(FAKE[1] * 25)
+    for i in range(N_FRAMES):
+        o = opening[lo] if fake and lo <= i < hi else opening[i]
+        h = 1 + int(8 * o)
+        frames[i, 46 - h:46 + h, 22:42] = 30
+    ts = np.arange(N_FRAMES * SPF) / 16000.0
+    wave = 0.3 * np.sin(2 * np.pi * 220 * ts) * np.repeat(opening, SPF)
+    if fake:
+        wave[lo * SPF:hi * SPF] = 0.3 * rng.standard_normal((hi - lo) * SPF)
+    return frames, wave.astype(np.float32)
+
+
+def write_video_only(path: Path, frames: np.ndarray) -> None:
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(25))
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for img in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        container.mux(stream.encode())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny tensors on a shared 2-core machine: one thread trained the fixture 4x faster than two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Four clips (two fake) -> lip-light + logmel stores -> a detector trained for 3 short epochs (6 steps)."""
+    root = tmp_path_factory.mktemp("infer")
+    records = []
+    for i in range(4):
+        fake = i % 2 == 1
+        write_video(root / "videos" / "train" / f"{i:03d}.mp4", *talking_clip(i, fake))
+        records.append(VideoRecord(file=f"train/{i:03d}.mp4", split="train",
+                                   modify_type="both_modified" if fake else "real",
+                                   fake_segments=(FAKE,) if fake else (), audio_fake_segments=(FAKE,) if fake else (),
+                                   visual_fake_segments=(FAKE,) if fake else (), duration_s=N_FRAMES / 25))
+    manifest = root / "train.jsonl"
+    write_manifest(manifest, records, root / "videos")
+    items = [VideoItem(r.file, root / "videos" / r.file) for r in records]
+    stores = {}
+    for name, opts in (("lip-light", {"size": 4}), ("logmel", {"n_mels": 8})):
+        encoder = build_encoder(name, **opts)
+        store = FeatureStore(root / name, identity=encoder.describe())
+        extract(items, encoder, store, workers=0, progress=False)
+        stores[encoder.modality] = store
+    cfg = load_experiment("synthetic_small", TINY + [f"data.visual_store={stores['visual'].root}",
+                                                      f"data.audio_store={stores['audio'].root}",
+                                                      f"data.train_manifest={manifest}"])
+    train_experiment(cfg, root / "exp")
+    return {"root": root, "exp": root / "exp", "manifest": manifest, "stores": stores, "records": records}
+
+
+def run_cli(argv, capsys):
+    rc = main(["infer", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_single_video_table_json_sidecars_and_plot(trained, capsys, tmp_path):
+    video = trained["root"] / "videos" / "train" / "001.mp4"
+    out, png = tmp_path / "res" / "result.json", tmp_path / "plots" / "one.png"
+    rc, stdout, err = run_cli([video, "--checkpoint", trained["exp"], "--out", out, "--plot", png,
+                               "--labels", trained["manifest"], "--top-k", "6"], capsys)
+    assert rc == 0, err
+    key = video.as_posix()
+    assert key in stdout and "video score" in stdout and "modality" in stdout
+    result = json.loads(out.read_text())
+    assert list(result) == [key]
+    rows = np.asarray(result[key], dtype=float).reshape(-1, 3)
+    assert 1 <= len(rows) <= 6
+    assert np.all(np.diff(rows[:, 0]) <= 0) and np.all((rows[:, 0] > 0) & (rows[:, 0] <= 1))
+    assert np.all((rows[:, 1] >= 0) & (rows[:, 1] < rows[:, 2]) & (rows[:, 2] <= N_FRAMES / 25 + 1e-6))
+    modality = json.loads((tmp_path / "res" / "result.modality.json").read_text())
+    assert len(modality[key]) == len(rows) and set(modality[key]) <= {"audio", "visual", "both"}
+    details = json.loads((tmp_path / "res" / "result.details.json").read_text())
+    assert details["errors"] == {} and details["settings"]["crop"] == "fixed"
+    assert details["settings"]["postprocess"]["max_proposals"] == 6
+    assert 0.0 <= details["videos"][key]["video_score"] <= 1.0
+    n_frames = len(trained["stores"]["visual"].load("train/001.mp4").data)  # same grid as avforge extract
+    assert details["videos"][key]["duration_s"] == pytest.approx(n_frames / 25)
+    image = matplotlib.image.imread(png)
+    assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 800
+    assert image[..., :3].std() > 0.05  # not blank
+    assert sorted(p.name for p in png.parent.iterdir()) == ["one.png"]  # no temp files left
+
+
+def test_features_recomputed_like_the_training_store(trained):
+    """A clip shorter than a chunk is encoded in one piece: the frame probabilities equal the
+    ones predicted from the training stores' features."""
+    pred = load_predictor(trained["exp"])
+    engine = VideoInferencer(pred)
+    file = "train/003.mp4"
+    got = engine.run(VideoInput(file, trained["root"] / "videos" / file))
+    want = predict_features(pred, file, trained["stores"]["visual"].load(file).data,
+                            trained["stores"]["audio"].load(file).data)
+    for key in ("fused", "audio", "visual"):
+        np.testing.assert_allclose(got.raw.frame_probs[key], want.frame_probs[key], atol=1e-5)
+    assert got.raw.video_score == pytest.approx(want.video_score, abs=1e-5)
+
+
+def test_chunked_streaming_and_spilled_features(trained, monkeypatch, tmp_path):
+    """Chunks of 1 s overlapping 0.4 s (starts 0, 0.6, 1.2, ... s; cuts at 0.8, 1.4, ... s): every
+    frame gets the features of the chunk it lies farthest inside; spilling features to a
+    memory-mapped file gives the same numbers as RAM."""
+    pred = load_predictor(trained["exp"])
+    path = trained["root"] / "videos" / "train" / "002.mp4"
+    engine = VideoInferencer(pred, chunk=ChunkConfig(chunk_s=1.0, overlap_s=0.4))
+    n_frames = len(read_av(path).frames)
+    visual, audio = engine.encode(path, n_frames, tmp_path)
+    assert visual.shape == (n_frames, 34) and audio.shape == (n_frames, 32)
+    lip = engine.encoders["visual"]
+    second_chunk = lip.encode(read_av(path, 0.6, 1.6))
+    np.testing.assert_allclose(visual[20:35], second_chunk[5:20], atol=1e-6)
+    whole = lip.encode(read_av(path))
+    assert np.abs(visual[20:35] - whole[20:35]).max() > 1e-3  # per-chunk normalisation is visible
+    monkeypatch.setattr(video_inference, "FEATURES_IN_RAM_BYTES", 0)
+    spilled_v, spilled_a = engine.encode(path, n_frames, tmp_path)
+    assert isinstance(spilled_v, np.memmap)
+    np.testing.assert_array_equal(np.asarray(spilled_v), visual)
+    np.testing.assert_array_equal(np.asarray(spilled_a), audio)
+
+
+@pytest.mark.parametrize("name, opts", [("lip-light", {"size": 4, "crop": "detect"}), ("logmel", {"n_mels": 8}),
+                                        ("lip-resnet", {"seed": 2}), ("hf", {"seed": 3, "layer": "weighted"})])
+def test_encoders_rebuilt_from_their_store_identity(name, opts):
+    """What a FeatureStore records (describe()) is enough to rebuild the same encoder: same
+    config hash, same features. ``hf`` uses a tiny random WavLM (no download)."""
+    if name == "hf":
+        from transformers import WavLMConfig
+
+        opts = {**opts, "config": WavLMConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                              intermediate_size=37, conv_dim=(16,) * 7, num_conv_pos_embeddings=16,
+                                              num_conv_pos_embedding_groups=2)}
+    original = build_encoder(name, **opts)
+    identity = json.loads(json.dumps(original.describe()))  # as read back from index.json
+    rebuilt = build_encoder(name, **video_inference.encoder_kwargs(identity))
+    assert rebuilt.config_hash == original.config_hash
+    frames, wave = talking_clip(0, False)
+    clip = AVClip(frames=frames[:12], wave=wave[:12 * SPF], duration_s=12 / 25)
+    np.testing.assert_allclose(rebuilt.encode(clip), original.encode(clip), atol=1e-6)
+
+
+def test_checkpoint_recording_encoder_options_needs_no_store(trained, tmp_path):
+    """With the encoder options in the checkpoint, the training stores may be gone; crop can be
+    overridden (features then differ from training on purpose)."""
+    def record_options(state):
+        for modality, store in trained["stores"].items():
+            state["features"][modality] = store.index
+        state["config"]["data"]["visual_store"] = state["config"]["data"]["audio_store"] = "/nonexistent"
+
+    pred = load_predictor(_bad_checkpoint(trained, tmp_path, record_options))
+    video = VideoInput("v.mp4", trained["root"] / "videos" / "train" / "001.mp4")
+    assert VideoInferencer(pred).crop == "fixed"
+    detect = VideoInferencer(pred, crop="detect")
+    assert detect.crop == "detect" and detect.encoders["visual"].options["crop"] == "detect"
+    result = detect.run(video)
+    assert len(result.raw.frame_probs["fused"]) == len(trained["stores"]["visual"].load("train/001.mp4").data)
+
+
+def test_chunks_shrink_for_large_frames():
+    """60 s of 1080p RGB frames would take 9.3 GB: with 1 GiB per chunk they get 172 frames."""
+    cfg = ChunkConfig(chunk_s=60.0, overlap_s=4.0)
+    assert cfg.for_frame_size(224, 224) == cfg  # 225 MB: unchanged
+    hd = cfg.for_frame_size(1920, 1080)
+    assert hd.chunk_s == pytest.approx(172 / 25) and hd.overlap_s == pytest.approx(172 / 25 / 4)
+    assert ChunkConfig(max_chunk_mb=1.0).for_frame_size(1920, 1080).chunk_s == 1.0  # never below 1 s
+
+
+def test_folder_with_one_bad_file(trained, capsys, tmp_path):
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    for i in (0, 1):
+        shutil.copy(trained["root"] / "videos" / "train" / f"00{i}.mp4", folder / "sub" / f"good{i}.mp4")
+    good = (folder / "sub" / "good0.mp4").read_bytes()
+    (folder / "bad.mp4").write_bytes(good[: len(good) // 3])
+    (folder / "notes.txt").write_text("not a video, ignored")
+    out, plots = tmp_path / "result.json", tmp_path / "plots"
+    rc, stdout, err = run_cli([folder, "--checkpoint", trained["exp"], "--out", out, "--plot-dir", plots,
+                               "--no-progress", "--chunk-s", "1.0", "--chunk-overlap-s", "0.4"], capsys)
+    assert rc == 1
+    assert "Traceback" not in err
+    failed = [line for line in err.splitlines() if "failed:" in line]
+    assert len(failed) == 1 and "bad.mp4" in failed[0]
+    assert sorted(json.loads(out.read_text())) == ["sub/good0.mp4", "sub/good1.mp4"]
+    details = json.loads((tmp_path / "result.details.json").read_text())
+    assert list(details["errors"]) == ["bad.mp4"] and sorted(details["videos"]) == ["sub/good0.mp4", "sub/good1.mp4"]
+    assert details["settings"]["chunk"] == {"chunk_s": 1.0, "overlap_s": 0.4, "missing_audio": "error",
+                                            "max_chunk_mb": 1024.0}
+    assert sorted(p.name for p in plots.iterdir()) == ["sub__good0.mp4.png", "sub__good1.mp4.png"]
+
+
+def test_missing_audio_is_an_error_unless_silence(trained, capsys, tmp_path):
+    silent = tmp_path / "silent.mp4"
+    write_video_only(silent, talking_clip(5, False)[0])
+    out = tmp_path / "result.json"
+    rc, _, err = run_cli([silent, "--checkpoint", trained["exp"], "--out", out], capsys)
+    assert rc == 2 and "no audio" in err and len(err.strip().splitlines()) == 1 and not out.exists()
+    rc, stdout, err = run_cli([silent, "--checkpoint", trained["exp"], "--out", out, "--missing-audio", "silence"],
+                              capsys)
+    assert rc == 0, err
+    assert "no audio: read as silence" in stdout and json.loads(out.read_text()).keys() == {silent.as_posix()}
+    assert json.loads((tmp_path / "result.details.json").read_text())["videos"][silent.as_posix()]["has_audio"] is False
+
+
+def _bad_checkpoint(trained, tmp_path, edit) -> Path:
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(list_checkpoints(trained["exp"] / "checkpoints")[-1], ckpt)
+    state = json.loads((ckpt / STATE_FILE).read_text())
+    edit(state)
+    (ckpt / STATE_FILE).write_text(json.dumps(state))
+    return ckpt
+
+
+def _other_model(state):
+    state["config"]["model"]["dim"] = 32
+
+
+def _unknown_encoder(state):
+    state["features"]["visual"] = {**state["features"]["visual"], "encoder": "toy-visual", "options": {}}
+
+
+def _store_gone(state):
+    state["config"]["data"]["visual_store"] = "/nonexistent/store"
+
+
+@pytest.mark.parametrize("case", ["empty", "not_video", "corrupt", "no_checkpoint", "other_model", "unknown_encoder",
+                                  "store_gone", "unwritable", "missing_video", "plot_of_two", "bad_labels"])
+def test_bad_input_is_one_line_exit_2_and_no_output(trained, capsys, tmp_path, case):
+    video = trained["root"] / "videos" / "train" / "000.mp4"
+    ckpt = trained["exp"]
+    out = tmp_path / "o" / "result.json"
+    extra = []
+    if case == "empty":
+        video = tmp_path / "empty.mp4"
+        video.write_bytes(b"")
+    elif case == "not_video":
+        video = tmp_path / "text.mp4"
+        video.write_text("hello, I am not a video\n" * 20)
+    elif case == "corrupt":
+        data = video.read_bytes()
+        video = tmp_path / "cut.mp4"
+        video.write_bytes(data[: len(data) // 4])
+    elif case == "no_checkpoint":
+        ckpt = tmp_path / "nowhere"
+    elif case in ("other_model", "unknown_encoder", "store_gone"):
+        ckpt = _bad_checkpoint(trained, tmp_path, {"other_model": _other_model, "unknown_encoder": _unknown_encoder,
+                                                   "store_gone": _store_gone}[case])
+    elif case == "unwritable":
+        (tmp_path / "o").write_text("a file where the output folder should be")
+    elif case == "missing_video":
+        video = tmp_path / "nope.mp4"
+    elif case == "plot_of_two":
+        extra = [trained["root"] / "videos" / "train" / "001.mp4", "--plot", tmp_path / "p.png"]
+    elif case == "bad_labels":
+        (tmp_path / "metadata.json").write_text('[{"file": "a.mp4", "split": "test", "fake_periods": [[2, 1]]')
+        extra = ["--labels", tmp_path / "metadata.json", "--plot", tmp_path / "p.png"]
+    rc, _, err = run_cli([video, *extra, "--checkpoint", ckpt, "--out", out], capsys)
+    assert rc == 2, err
+    assert err.startswith("avforge infer: error:") and len(err.strip().splitlines()) == 1, err
+    assert not out.exists() and not list(tmp_path.glob("o/*.json")) and not (tmp_path / "p.png").exists()
+    expected = {"empty": "empty file", "not_video": "not a video file", "corrupt": "corrupt",
+                "no_checkpoint": "checkpoint not found", "other_model": "does not match this model config",
+                "unknown_encoder": "toy-visual", "store_gone": "cannot recompute", "unwritable": "cannot write",
+                "missing_video": "no such file", "plot_of_two": "--plot-dir", "bad_labels": "metadata.json"}[case]
+    assert expected in err
