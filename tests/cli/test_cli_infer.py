@@ -270,6 +270,8 @@ def _unknown_encoder(state):
 
 
 def _store_gone(state):
+    """A checkpoint that does not record its encoders' options needs the training store."""
+    state["features"]["visual"].pop("options")
     state["config"]["data"]["visual_store"] = "/nonexistent/store"
 
 
