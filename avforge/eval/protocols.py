@@ -35,10 +35,10 @@ class Protocol:
 
 
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
-    Protocol("avdeepfake1m", "official AV-Deepfake1M / 1M-Deepfakes Challenge evaluator (avdeepfake1m 0.0.4), "
-             "proposals in seconds", fps=1.0, ap_iou_thresholds=(0.5, 0.75, 0.9, 0.95),
+    Protocol("avdeepfake1m", "AV-Deepfake1M / 1M-Deepfakes Challenge protocol (numbers identical to the "
+             "official avdeepfake1m 0.0.4 evaluator), proposals in seconds", fps=1.0, ap_iou_thresholds=(0.5, 0.75, 0.9, 0.95),
              ar_n_proposals=(50, 30, 20, 10, 5), challenge_score=True),
-    Protocol("lavdf", "official LAV-DF evaluator (same algorithm), proposals in frame indices at 25 fps; "
+    Protocol("lavdf", "LAV-DF protocol (the official algorithm), proposals in frame indices at 25 fps; "
              "subset = without audio-only-modified videos", fps=25.0, ap_iou_thresholds=(0.5, 0.75, 0.95),
              ar_n_proposals=(100, 50, 20, 10), value_key="fake_periods", subsets=("full", "subset")),
     Protocol("activitynet", "ActivityNet-style evaluator (score-first matching, IoU >= t, top-N by score): "

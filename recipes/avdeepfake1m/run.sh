@@ -20,13 +20,13 @@ crop=fixed                         # AV-Deepfake1M clips are face-centred
 audio_encoder=logmel
 audio_layer=last
 config=avforge/configs/avdeepfake1m.yaml
-train_overrides=()
+train_set=""
 nms=soft
 top_k=100
 score_threshold=0
 protocol=avdeepfake1m
 ngpu=0
-recipe_options=(stage stop_stage data_root exp_dir test_split seed visual_encoder lip_weights crop
+recipe_options=(train_set stage stop_stage data_root exp_dir test_split seed visual_encoder lip_weights crop
   audio_encoder audio_layer config nms top_k score_threshold protocol ngpu)
 source recipes/common/parse_options.sh "$@"
 

@@ -18,6 +18,7 @@ if [ -n "$lip_weights" ]; then visual_args=(--encoder lip-resnet --variant auto-
 else visual_args=(--encoder "$visual_encoder"); fi
 visual_args+=(--crop "$crop")
 splits=("$train_split" "$val_split" "$test_split")
+train_sets=(); for kv in $train_set; do train_sets+=(--set "$kv"); done
 feats="$exp_dir/features"
 
 stage_manifests() {
@@ -40,7 +41,7 @@ stage_train() {
     --set "data.train_manifest=$exp_dir/manifests/$train_split.jsonl" \
     --set "data.val_manifest=$exp_dir/manifests/$val_split.jsonl" \
     --set "data.visual_store=$feats/visual" --set "data.audio_store=$feats/audio" \
-    --set "train.seed=$seed" "${train_overrides[@]}"
+    --set "train.seed=$seed" "${train_sets[@]}"
 }
 stage_predict() {
   python -m avforge predict --checkpoint "$exp_dir/train" --manifest "$exp_dir/manifests/$test_split.jsonl" \
@@ -67,7 +68,7 @@ run_stage 0 "data" "$(opts $common $data_options)" stage_data
 run_stage 1 "manifests" "$(opts $common train_split val_split test_split)" stage_manifests
 run_stage 2 "visual features" "$(opts $common visual_encoder lip_weights crop ngpu)" stage_visual
 run_stage 3 "audio features" "$(opts $common audio_encoder audio_layer ngpu)" stage_audio
-run_stage 4 "train" "$(opts $common config seed ngpu)${train_overrides[*]}" stage_train
+run_stage 4 "train" "$(opts $common config seed ngpu train_set)" stage_train
 run_stage 5 "infer" "$(opts $common test_split ngpu)" stage_predict
 run_stage 6 "post-process" "$(opts $common nms top_k score_threshold)" stage_postprocess
 run_stage 7 "report" "$(opts $common protocol test_labels test_files)" stage_report

@@ -17,13 +17,13 @@ crop=fixed                         # LAV-DF videos are face crops already
 audio_encoder=logmel
 audio_layer=last
 config=avforge/configs/lavdf.yaml
-train_overrides=()
+train_set=""
 nms=soft
 top_k=100
 score_threshold=0
 protocol=lavdf
 ngpu=0
-recipe_options=(stage stop_stage data_root exp_dir seed visual_encoder lip_weights crop
+recipe_options=(train_set stage stop_stage data_root exp_dir seed visual_encoder lip_weights crop
   audio_encoder audio_layer config nms top_k score_threshold protocol ngpu)
 source recipes/common/parse_options.sh "$@"
 

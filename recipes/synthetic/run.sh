@@ -20,13 +20,13 @@ crop=fixed                         # fixed lower-face box (face-centred clips) |
 audio_encoder=logmel               # logmel | HF name or folder, e.g. microsoft/wavlm-base-plus
 audio_layer=last
 config=avforge/configs/synthetic_small.yaml
-train_overrides=()                 # extra `--set key=value` pairs for avforge train
+train_set=""                       # extra space-separated key=value overrides for avforge train
 nms=soft
 top_k=100
 score_threshold=0
 protocol=avdeepfake1m
 ngpu=0
-recipe_options=(stage stop_stage dataset data_root exp_dir n_clips seed difficulty workers
+recipe_options=(train_set stage stop_stage dataset data_root exp_dir n_clips seed difficulty workers
   visual_encoder lip_weights crop audio_encoder audio_layer config nms top_k score_threshold protocol ngpu)
 source recipes/common/parse_options.sh "$@"
 
