@@ -5,8 +5,8 @@ import sys
 
 from avforge.core.errors import AvforgeError
 from avforge.eval.loading import load_predictions
-from avforge.eval.submission import (EMPTY_POLICIES, MAX_PER_VIDEO, make_submission, read_durations,
-                                     read_file_list, read_video_scores, write_submission)
+from avforge.eval.submission import EMPTY_POLICIES, MAX_PER_VIDEO, make_submission, write_submission
+from avforge.eval.submission_io import read_durations, read_file_list, read_video_scores
 
 
 def add_arguments(parser) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from avforge.eval.submission import read_file_list, validate_submission
+from avforge.eval.submission_io import read_file_list, validate_submission
 
 
 def add_arguments(parser) -> None:

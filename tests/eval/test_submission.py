@@ -9,9 +9,9 @@ import pytest
 from avforge.core.errors import AvforgeError
 from avforge.core.types import Proposals
 from avforge.eval import submission as sm
-from avforge.eval.submission import (PLACEHOLDER, load_json_unique, make_submission, parse_detection,
-                                     read_durations, read_file_list, read_submission, validate_submission,
-                                     write_submission)
+from avforge.eval.submission import PLACEHOLDER, make_submission, write_submission
+from avforge.eval.submission_io import (load_json_unique, parse_detection, read_durations, read_file_list,
+                                        read_submission, validate_submission)
 
 FILES = ["a.mp4", "b.mp4", "c.mp4"]
 
