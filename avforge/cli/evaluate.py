@@ -21,7 +21,7 @@ from avforge.eval.flat import Ragged, flatten
 from avforge.eval.loading import load_predictions, read_json_fast
 from avforge.eval.protocols import PROTOCOLS, evaluate
 from avforge.eval.report import format_table, report_dict
-from avforge.eval.submission import read_submission
+from avforge.eval.submission_io import read_submission
 
 
 def add_arguments(parser) -> None:
