@@ -52,7 +52,7 @@ def test_synthetic_recipe_end_to_end_resumes_and_reruns_postprocessing(tmp_path)
 def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
     data = tmp_path / layout
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    subprocess.run([sys.executable, "-m", "avforge", "synth", "--out", str(data), "--n", "16", "--seed", "1",
+    subprocess.run([sys.executable, "-m", "avforge", "synth", "--out", str(data), "--n", "24", "--seed", "1",
                     "--layout", layout, "--workers", "1", "--min-duration", "4", "--max-duration", "5"],
                    check=True, env=env, capture_output=True)
     common = ["--data_root", str(data), "--exp_dir", str(tmp_path / "exp"), "--train_set", TINY[-1]]
@@ -76,4 +76,5 @@ def test_recipe_rejects_unknown_option_and_missing_data(tmp_path):
     assert proc.returncode == 2 and "unknown option --no_such_flag" in proc.stderr
     proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--data_root", str(tmp_path),
                            "--exp_dir", str(tmp_path / "exp"), "--stop_stage", "0"], capture_output=True, text=True)
-    assert proc.returncode == 1 and "no metadata.json" in proc.stderr
+    assert proc.returncode == 1 and "no metadata.json" in proc.stdout
+    assert "stage 0 (data): FAILED" in proc.stderr and not (tmp_path / "exp" / "done" / "stage_0").exists()
