@@ -1,7 +1,7 @@
 """``avforge evaluate``: score proposals against labelled metadata; a table on stdout, JSON on disk.
 
     avforge evaluate --pred prediction.json --meta val_metadata.json --detection prediction.txt \
-        --out metrics.json
+        --modality prediction.modality.json --out metrics.json
     avforge evaluate --pred proposals.json --meta LAV-DF/metadata.json --protocol lavdf --split test --subset subset
 
 Proposal times are seconds (avforge's unit everywhere); ``--frames`` reads them as frame indices at
@@ -39,6 +39,9 @@ def add_arguments(parser) -> None:
     add("--frames", action="store_true", help="proposal times are frame indices at 25 fps")
     add("--detection", metavar="TXT|JSON",
         help="Task 1 scores, prediction.txt (file;score) or video_scores.json ({file: score}): adds ROC-AUC")
+    add("--modality", metavar="JSON",
+        help="modality sidecar {file: [modality per proposal]} (avforge postprocess writes "
+             "<pred stem>.modality.json): adds modality attribution accuracy")
     add("--allow-extra", action="store_true", help="ignore predictions for unlabelled files")
     add("--out", metavar="JSON", help="metrics JSON to write")
 
@@ -48,13 +51,14 @@ def run(args) -> int:
     records, split = _records_of_split(args.meta, args.split)
     predictions = _predictions_in_protocol_unit(args.pred, protocol.fps, args.frames)
     report = evaluate(predictions, records, args.protocol, subset=args.subset, split=split,
-                      detection=args.detection, allow_extra=args.allow_extra)
+                      detection=args.detection, modality=args.modality, allow_extra=args.allow_extra)
     if args.frames == (protocol.fps == 1):  # converted to the protocol's unit: say so next to the numbers
         unit = "frame indices at 25 fps" if args.frames else "seconds"
         report = replace(report, notes=report.notes + (f"proposal times read as {unit} and converted",))
     print(format_table(report))
     if args.out:
         inputs = {"predictions": args.pred, "metadata": args.meta, "detection": args.detection,
+                  "modality": args.modality,
                   "time_unit": "frames@25fps" if args.frames else "seconds"}
         write_json(args.out, report_dict(report, {k: v for k, v in inputs.items() if v}), indent=2)
         print(f"wrote {args.out}")

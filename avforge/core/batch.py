@@ -5,8 +5,6 @@ from dataclasses import dataclass, fields
 
 import torch
 
-MODALITIES = ("audio", "visual", "both")  # index = modality class id
-
 
 @dataclass
 class Batch:
@@ -26,7 +24,7 @@ class Batch:
     audio_labels: torch.Tensor | None = None  # (B, T)
     visual_labels: torch.Tensor | None = None  # (B, T)
     segments: list[torch.Tensor] | None = None  # B x (N_i, 2) seconds, fused fake segments
-    segment_modality: list[torch.Tensor] | None = None  # B x (N_i,) ids into MODALITIES
+    segment_modality: list[torch.Tensor] | None = None  # B x (N_i,) ids into core.types.MODALITIES
 
     def to(self, device) -> "Batch":
         out = {}

@@ -9,6 +9,7 @@ import numpy as np
 from avforge.core.errors import AvforgeError
 
 Segment = tuple[float, float]  # (start_s, end_s)
+MODALITIES = ("audio", "visual", "both")  # what a forged segment altered; index = class id
 
 
 class ModifyType(str, Enum):
@@ -46,6 +47,20 @@ class ModifyType(str, Enum):
 _MODIFY_TYPES = {m.value: m for m in ModifyType}
 
 
+def _overlaps(segment, others) -> bool:
+    return any(min(segment[1], e) > max(segment[0], s) for s, e in others or ())
+
+
+def segment_modality(segment, audio_segments, visual_segments, modify_type: ModifyType | None) -> str:
+    """Which modality a fused fake ``segment`` forged: the per-modality segment lists that overlap
+    it ("both" when both do); when neither does (datasets with only per-video flags, e.g. LAV-DF),
+    the modify type decides ("both" when it is unknown)."""
+    a, v = _overlaps(segment, audio_segments), _overlaps(segment, visual_segments)
+    if not (a or v) and modify_type is not None:
+        a, v = modify_type.audio_fake, modify_type.visual_fake
+    return {(True, False): "audio", (False, True): "visual"}.get((a, v), "both")
+
+
 def _segments(value) -> tuple[Segment, ...]:
     return tuple((float(s), float(e)) for s, e in (value or ()))
 
@@ -79,6 +94,11 @@ class VideoRecord:
     @property
     def is_fake(self) -> bool:
         return len(self.fake_segments) > 0
+
+    def segment_modalities(self) -> list[str]:
+        """The modality (one of MODALITIES) each of ``fake_segments`` forged."""
+        return [segment_modality(seg, self.audio_fake_segments, self.visual_fake_segments, self.modify_type)
+                for seg in self.fake_segments]
 
     def to_dict(self) -> dict:
         d = asdict(self)

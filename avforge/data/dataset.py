@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from avforge.core.batch import MODALITIES, Batch
+from avforge.core.batch import Batch
+from avforge.core.types import MODALITIES
 from avforge.core.errors import AvforgeError
 from avforge.core.timegrid import VIDEO_GRID
 from avforge.core.types import VideoRecord
@@ -33,26 +34,6 @@ class FeatureItem:
     visual_labels: np.ndarray | None = None  # (T,) bool
     segments: np.ndarray | None = None  # (N, 2) seconds, fused fake segments inside the clip
     segment_modality: np.ndarray | None = None  # (N,) ids into MODALITIES
-
-
-def _overlaps(seg, others) -> bool:
-    return any(min(seg[1], e) > max(seg[0], s) for s, e in others)
-
-
-def segment_modalities(record: VideoRecord) -> list[int]:
-    """Modality id of each fused segment: which per-modality lists overlap it.
-
-    When neither list overlaps (datasets that give only per-video flags), the record's
-    ``modify_type`` decides.
-    """
-    fallback = {(True, False): "audio", (False, True): "visual"}.get(
-        (record.modify_type.audio_fake, record.modify_type.visual_fake), "both")
-    ids = []
-    for seg in record.fake_segments:
-        a, v = _overlaps(seg, record.audio_fake_segments), _overlaps(seg, record.visual_fake_segments)
-        name = {(True, False): "audio", (False, True): "visual", (True, True): "both"}.get((a, v), fallback)
-        ids.append(MODALITIES.index(name))
-    return ids
 
 
 def _modality_segments(record: VideoRecord, modality: str):
@@ -123,7 +104,7 @@ class FeatureDataset(torch.utils.data.Dataset):
             return item
         end_s = offset_s + duration_s
         fused = _clip_segments(record.fake_segments, offset_s, end_s)
-        modality_ids = [m for m, seg in zip(segment_modalities(record), record.fake_segments)
+        modality_ids = [MODALITIES.index(m) for m, seg in zip(record.segment_modalities(), record.fake_segments)
                         if min(seg[1], end_s) > max(seg[0], offset_s)]
         item.segments = fused
         item.segment_modality = np.asarray(modality_ids, dtype=np.int64)

@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from avforge.core.batch import MODALITIES
+from avforge.core.types import MODALITIES
 from avforge.core.errors import AvforgeError
 from avforge.core.fileio import atomic_path, read_json, write_json
 from avforge.core.types import Proposals

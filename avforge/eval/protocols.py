@@ -10,6 +10,7 @@ import numpy as np
 from avforge.core.errors import AvforgeError
 from avforge.core.types import ModifyType, VideoRecord
 from avforge.eval import activitynet, localization
+from avforge.eval.attribution import Attribution, attribution_accuracy
 from avforge.eval.detection import detection_auc, read_detection_scores
 from avforge.eval.flat import Ragged, flatten
 from avforge.eval.loading import labels_from_records, load_predictions, read_json_fast
@@ -65,6 +66,7 @@ class MetricsReport:
     n_segments: int
     n_proposals: int
     notes: tuple[str, ...] = field(default=())
+    attribution: Attribution | None = None  # modality attribution when a modality sidecar was given
 
     def to_dict(self) -> dict:
         """JSON-ready dict (threshold keys as strings, e.g. ``{"ap": {"0.5": ...}, "ar": {"50": ...}}``)."""
@@ -72,7 +74,8 @@ class MetricsReport:
                 "split": self.split, "ap": {str(k): v for k, v in self.ap.items()},
                 "ar": {str(k): v for k, v in self.ar.items()}, "score": self.score, "auc": self.auc,
                 "n_videos": self.n_videos, "n_fake_videos": self.n_fake_videos, "n_segments": self.n_segments,
-                "n_proposals": self.n_proposals, "notes": list(self.notes)}
+                "n_proposals": self.n_proposals, "notes": list(self.notes),
+                "attribution": None if self.attribution is None else self.attribution.to_dict()}
 
 
 def _records(labels, split: str | None) -> tuple[list[dict], str]:
@@ -105,7 +108,7 @@ def _split_of(records: list[dict]) -> str | None:
 
 
 def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str = "full",
-             split: str | None = None, detection=None, allow_extra: bool = False) -> MetricsReport:
+             split: str | None = None, detection=None, modality=None, allow_extra: bool = False) -> MetricsReport:
     """Score ``predictions`` against ``labels`` under a named protocol.
 
     predictions: path of a prediction JSON, ``{file: [[score, start, end], ...]}`` or a Ragged, in
@@ -118,6 +121,8 @@ def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str
       file); the report names it. Default: the records' common ``split``; labels that mix splits
       are an error (val and test numbers must never mix).
     detection: optional Task-1 ``file;score`` file -> report.auc.
+    modality: optional modality sidecar (path or ``{file: [modality per proposal]}``, rows as in
+      predictions) -> report.attribution (rule: avforge.eval.attribution).
     Every labelled video must have a (possibly empty) proposal list; see avforge.eval.localization
     for what an empty list counts as. Predictions for unlabelled files are an error unless allow_extra.
     """
@@ -152,7 +157,9 @@ def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str
             read_detection_scores(detection), truth.files, truth.counts > 0,
             source="detection scores" if isinstance(detection, dict) else str(detection)),
         n_videos=len(truth.files), n_fake_videos=int(np.count_nonzero(truth.counts)),
-        n_segments=len(truth.rows), n_proposals=_n_proposals(pred, truth.files), notes=tuple(notes))
+        n_segments=len(truth.rows), n_proposals=_n_proposals(pred, truth.files), notes=tuple(notes),
+        attribution=None if modality is None else attribution_accuracy(
+            pred, modality, records, value_key=value_key, fps=proto.fps))
 
 
 def ap_ar(predictions, labels, *, fps: float = 1.0, ap_iou_thresholds: Sequence[float] = (0.5, 0.75, 0.9, 0.95),

@@ -20,13 +20,22 @@ def headline(report: MetricsReport) -> str:
 
 
 def metric_values(report: MetricsReport) -> dict[str, float]:
-    """Flat ``{"AP@0.50": ..., "AR@50": ..., "score": ..., "AUC": ...}`` in display order."""
+    """Flat ``{"AP@0.50": ..., "AR@50": ..., "score": ..., "AUC": ..., "attribution": ...}`` in display order.
+
+    ``attribution`` (modality accuracy of matched segments) and ``attribution_matched`` (the fraction
+    of fake segments matched) appear when the report has them.
+    """
     values = {f"AP@{threshold_name(t)}": v for t, v in report.ap.items()}
     values.update({f"AR@{n}": v for n, v in report.ar.items()})
     if report.score is not None:
         values["score"] = report.score
     if report.auc is not None:
         values["AUC"] = report.auc
+    attribution = report.attribution
+    if attribution is not None and attribution.accuracy is not None:
+        values["attribution"] = attribution.accuracy
+    if attribution is not None and attribution.matched_fraction is not None:
+        values["attribution_matched"] = attribution.matched_fraction
     return values
 
 
@@ -40,6 +49,10 @@ def format_table(report: MetricsReport, digits: int = 4) -> str:
     lines += [f"  {name:<{width}}  {value:.{digits}f}" for name, value in values.items()]
     if report.score is not None:
         lines.append("  (score = 0.5 * mean AP + 0.5 * mean AR, the challenge's Task 2 score)")
+    if report.attribution is not None:
+        a = report.attribution
+        lines.append(f"  (attribution = correct modality among the {a.n_matched} of {a.n_segments} fake segments "
+                     "matched by a proposal with IoU > 0.5, the highest-scoring one)")
     lines += [f"  note: {note}" for note in report.notes]
     return "\n".join(lines)
 

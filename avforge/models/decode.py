@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from avforge.core.batch import MODALITIES, Batch
+from avforge.core.batch import Batch
+from avforge.core.types import MODALITIES
 from avforge.core.timegrid import VIDEO_GRID
 from avforge.core.types import Proposals
 from avforge.models.outputs import DetectorOutput

@@ -55,7 +55,8 @@ stage_report() {
   local props="$exp_dir/proposals/$test_split.json" scores="$exp_dir/proposals/video_scores.json"
   if [ -n "$test_labels" ]; then
     python -m avforge evaluate --pred "$props" --meta "$test_labels" --protocol "$protocol" \
-      --split "$test_split" --detection "$scores" --out "$exp_dir/metrics_$test_split.json"
+      --split "$test_split" --detection "$scores" --modality "$exp_dir/proposals/$test_split.modality.json" \
+      --out "$exp_dir/metrics_$test_split.json"
   else
     python -m avforge submit --proposals "$props" --scores "$scores" --files "$test_files" \
       --out "$exp_dir/submission.zip"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The synthetic AV-forgery benchmark, end to end on CPU: generate → features → train → score.
-#   bash recipes/synthetic/run.sh [--stage N] [--stop_stage M] [--n_clips 600] [--ngpu 0] ...
+#   bash recipes/synthetic/run.sh [--stage N] [--stop_stage M] [--n_clips 1000] [--ngpu 0] ...
 # Every variable below can be overridden as a flag (--name value); --help lists them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,7 +10,7 @@ stop_stage=7
 dataset=avdeepfake1m               # the generator writes this real layout (or lavdf)
 data_root=data/synthetic
 exp_dir=exp/synthetic
-n_clips=600
+n_clips=1000
 seed=0
 difficulty=0.5
 workers=2

@@ -51,3 +51,12 @@ def test_timegrid_tolerates_float32_container_times():
     g = TimeGrid(25.0)
     assert g.num_frames(float(np.float32(2.92))) == 73
     assert g.index_of(float(np.float32(0.12))) == 3
+
+
+def test_segment_modality_from_overlaps_then_modify_type():
+    from avforge.core.types import segment_modality
+
+    assert segment_modality((1, 2), [(1.5, 2)], [(0, 1.2)], ModifyType.BOTH) == "both"
+    assert segment_modality((1, 2), [(1.5, 2)], [(2, 3)], ModifyType.BOTH) == "audio"  # touching is no overlap
+    assert segment_modality((1, 2), [], [], ModifyType.VISUAL) == "visual"
+    assert segment_modality((1, 2), None, None, None) == "both"

@@ -7,7 +7,7 @@ import torch
 
 from avforge.core.errors import AvforgeError
 from avforge.core.types import VideoRecord
-from avforge.data.dataset import FeatureDataset, collate, segment_modalities
+from avforge.data.dataset import FeatureDataset, collate
 
 
 @dataclass
@@ -65,8 +65,8 @@ def test_whole_video_items_and_labels():
 
 
 def test_segment_modalities_fall_back_to_modify_type():
-    assert segment_modalities(RECORDS[2]) == [1]
-    assert segment_modalities(VideoRecord("x", "t", "audio_modified", fake_segments=[(0, 1)])) == [0]
+    assert RECORDS[2].segment_modalities() == ["visual"]
+    assert VideoRecord("x", "t", "audio_modified", fake_segments=[(0, 1)]).segment_modalities() == ["audio"]
 
 
 def test_random_crop_is_reproducible_and_shifts_segments():

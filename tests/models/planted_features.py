@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from avforge.core.batch import MODALITIES, Batch
+from avforge.core.batch import Batch
+from avforge.core.types import MODALITIES
 from avforge.core.timegrid import VIDEO_GRID
 
 LATENT, VISUAL_DIM, AUDIO_DIM = 8, 24, 16

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from avforge.core.batch import MODALITIES
+from avforge.core.types import MODALITIES
 from avforge.models import DetectorConfig, build_detector
 from avforge.postprocess import PostprocessConfig, postprocess
 from planted_features import AUDIO_DIM, VISUAL_DIM, PlantedGenerator, average_precision

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from avforge.core.batch import MODALITIES
+from avforge.core.types import MODALITIES
 from avforge.core.config import from_dict
 from avforge.core.errors import AvforgeError
 from avforge.models import BOUNDARY_HEADS, FUSIONS, DetectorConfig, build_detector
