@@ -1,8 +1,10 @@
 """Process-group set-up for torchrun (DDP). A plain ``python`` run is a world of one."""
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -78,6 +80,19 @@ def check_replicas_in_sync(model: torch.nn.Module, ctx: DistContext) -> None:
         raise RuntimeError(f"DDP replicas diverged: per-rank weight checksums {[g.tolist() for g in gathered]}")
 
 
-def shutdown(ctx: DistContext) -> None:
-    if ctx.distributed and dist.is_initialized():
-        dist.destroy_process_group()
+@contextlib.contextmanager
+def process_group(device_name: str = "cpu") -> Iterator[DistContext]:
+    """``init_distributed`` for the duration of a block, then leave the group. On success the ranks
+    leave together (a rank that tears gloo down while another still talks to it can abort the
+    other: "terminate called without an active exception"); on an error a rank leaves at once, so
+    torchrun can stop the others instead of them waiting at a barrier."""
+    ctx = init_distributed(device_name)
+    ok = False
+    try:
+        yield ctx
+        ok = True
+    finally:
+        if ctx.distributed and dist.is_initialized():
+            if ok:
+                dist.barrier()
+            dist.destroy_process_group()

@@ -8,7 +8,7 @@ from avforge.core.errors import AvforgeError
 from avforge.data.dataset import FeatureDataset, collate
 from avforge.data.manifest import read_manifest
 from avforge.engine.config import ExperimentConfig
-from avforge.engine.distributed import init_distributed, shutdown
+from avforge.engine.distributed import process_group
 from avforge.engine.trainer import Trainer
 from avforge.features.store import FeatureStore
 from avforge.models.detector import build_detector
@@ -49,8 +49,7 @@ def train_experiment(cfg: ExperimentConfig, exp_dir, device: str = "cpu") -> lis
     train_set = feature_dataset(cfg.data.train_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed)
     val_set = (feature_dataset(cfg.data.val_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed)
                if cfg.data.val_manifest else None)
-    ctx = init_distributed(device)
-    try:
+    with process_group(device) as ctx:
         run_info = {"config": to_dict(cfg),
                     "model_args": {"visual_dim": visual.dim, "audio_dim": audio.dim},
                     "features": {"visual": store_identity(visual), "audio": store_identity(audio)}}
@@ -59,5 +58,3 @@ def train_experiment(cfg: ExperimentConfig, exp_dir, device: str = "cpu") -> lis
         if ctx.is_main:  # after the Trainer checked that a resumed folder holds the same config
             save_config(cfg, exp_dir / "config.yaml")
         return trainer.fit()
-    finally:
-        shutdown(ctx)

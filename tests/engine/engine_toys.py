@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from avforge.core.batch import Batch
-from avforge.engine.distributed import init_distributed, shutdown
+from avforge.engine.distributed import process_group
 from avforge.engine.train_config import TrainConfig
 from avforge.engine.trainer import Trainer
 from avforge.engine.checkpoint import MODEL_FILE, list_checkpoints
@@ -80,14 +80,11 @@ def last_weights(exp_dir) -> dict:
 def train_toy(exp_dir, *, n: int = 32, delay_s: float = 0.0, nan_under_amp: bool = False,
               dropout: float = 0.0, device: str = "cpu", **train_kwargs) -> list[dict]:
     cfg = TrainConfig(**{"epochs": 2, "batch_size": 8, "lr": 1e-2, "warmup_epochs": 0.5, **train_kwargs})
-    ctx = init_distributed(device)
-    try:
+    with process_group(device) as ctx:
         trainer = Trainer(lambda: ToyModel(nan_under_amp, dropout), ToyDataset(n, delay_s=delay_s), cfg, exp_dir,
                           collate_fn=toy_collate, ctx=ctx, val_set=ToyDataset(8, seed=1),
                           run_info={"config": {"train": vars(cfg)}})
         return trainer.fit()
-    finally:
-        shutdown(ctx)
 
 
 if __name__ == "__main__":
