@@ -51,7 +51,8 @@ def run(args) -> int:
     records, split = _records_of_split(args.meta, args.split)
     predictions = _predictions_in_protocol_unit(args.pred, protocol.fps, args.frames)
     report = evaluate(predictions, records, args.protocol, subset=args.subset, split=split,
-                      detection=args.detection, modality=args.modality, allow_extra=args.allow_extra)
+                      detection=args.detection, modality=args.modality, allow_extra=args.allow_extra,
+                      per_type=True)
     if args.frames == (protocol.fps == 1):  # converted to the protocol's unit: say so next to the numbers
         unit = "frame indices at 25 fps" if args.frames else "seconds"
         report = replace(report, notes=report.notes + (f"proposal times read as {unit} and converted",))

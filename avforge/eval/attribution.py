@@ -44,7 +44,7 @@ class Attribution:
                 "confusion": {t: dict(p) for t, p in self.confusion.items()}}
 
 
-def _record_modify_type(record: Mapping) -> ModifyType | None:
+def record_modify_type(record: Mapping) -> ModifyType | None:
     if record.get("modify_type"):
         return ModifyType.parse(str(record["modify_type"]))
     if "modify_audio" in record or "modify_video" in record:
@@ -54,7 +54,7 @@ def _record_modify_type(record: Mapping) -> ModifyType | None:
 
 def segment_modalities(record: Mapping, value_key: str = "fake_segments") -> list[str]:
     """True modality of each segment of ``record[value_key]`` (rule: ``core.types.segment_modality``)."""
-    kind = _record_modify_type(record)
+    kind = record_modify_type(record)
     return [segment_modality(seg, record.get("audio_fake_segments"), record.get("visual_fake_segments"), kind)
             for seg in record.get(value_key) or ()]
 

@@ -14,6 +14,7 @@ from avforge.eval.attribution import Attribution, attribution_accuracy
 from avforge.eval.detection import detection_auc, read_detection_scores
 from avforge.eval.flat import Ragged, flatten
 from avforge.eval.loading import labels_from_records, load_predictions, read_json_fast
+from avforge.eval.per_type import TypeScores, per_type_scores
 from avforge.eval.validation import validate_flat
 
 THRESHOLDS_50_95 = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
@@ -67,6 +68,7 @@ class MetricsReport:
     n_proposals: int
     notes: tuple[str, ...] = field(default=())
     attribution: Attribution | None = None  # modality attribution when a modality sidecar was given
+    per_type: tuple[TypeScores, ...] | None = None  # scores per modify type (avforge.eval.per_type)
 
     def to_dict(self) -> dict:
         """JSON-ready dict (threshold keys as strings, e.g. ``{"ap": {"0.5": ...}, "ar": {"50": ...}}``)."""
@@ -75,7 +77,8 @@ class MetricsReport:
                 "ar": {str(k): v for k, v in self.ar.items()}, "score": self.score, "auc": self.auc,
                 "n_videos": self.n_videos, "n_fake_videos": self.n_fake_videos, "n_segments": self.n_segments,
                 "n_proposals": self.n_proposals, "notes": list(self.notes),
-                "attribution": None if self.attribution is None else self.attribution.to_dict()}
+                "attribution": None if self.attribution is None else self.attribution.to_dict(),
+                "per_type": None if self.per_type is None else [t.to_dict() for t in self.per_type]}
 
 
 def _records(labels, split: str | None) -> tuple[list[dict], str]:
@@ -108,7 +111,8 @@ def _split_of(records: list[dict]) -> str | None:
 
 
 def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str = "full",
-             split: str | None = None, detection=None, modality=None, allow_extra: bool = False) -> MetricsReport:
+             split: str | None = None, detection=None, modality=None, allow_extra: bool = False,
+             per_type: bool = False) -> MetricsReport:
     """Score ``predictions`` against ``labels`` under a named protocol.
 
     predictions: path of a prediction JSON, ``{file: [[score, start, end], ...]}`` or a Ragged, in
@@ -123,6 +127,7 @@ def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str
     detection: optional Task-1 ``file;score`` file -> report.auc.
     modality: optional modality sidecar (path or ``{file: [modality per proposal]}``, rows as in
       predictions) -> report.attribution (rule: avforge.eval.attribution).
+    per_type: also score each modify type apart -> report.per_type (rules: avforge.eval.per_type).
     Every labelled video must have a (possibly empty) proposal list; see avforge.eval.localization
     for what an empty list counts as. Predictions for unlabelled files are an error unless allow_extra.
     """
@@ -150,16 +155,29 @@ def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str
     ap, ar = metrics["ap"], metrics["ar"]
     score = 0.5 * float(np.mean(list(ap.values()))) + 0.5 * float(np.mean(list(ar.values()))) \
         if proto.challenge_score else None
+    scores = None if detection is None else read_detection_scores(detection)
+    types = None
+    if per_type:
+        ar_n = min(proto.ar_n_proposals)
+
+        def ap50_ar(p: Ragged, t: Ragged) -> tuple[float, float]:
+            m = ap_ar(p, t, fps=proto.fps, ap_iou_thresholds=(0.5,), ar_n_proposals=(ar_n,),
+                      ar_iou_thresholds=proto.ar_iou_thresholds, matching=proto.matching, allow_extra=True,
+                      source=source)
+            return m["ap"][0.5], m["ar"][ar_n]
+        types = per_type_scores(pred, truth, records, fps=proto.fps, ar_n=ar_n, score_fn=ap50_ar,
+                                video_scores=scores)
     return MetricsReport(
         protocol=proto.name, description=proto.description, subset=subset, split=split or _split_of(records),
         ap=ap, ar=ar, score=score,
-        auc=None if detection is None else detection_auc(
-            read_detection_scores(detection), truth.files, truth.counts > 0,
+        auc=None if scores is None else detection_auc(
+            scores, truth.files, truth.counts > 0,
             source="detection scores" if isinstance(detection, dict) else str(detection)),
         n_videos=len(truth.files), n_fake_videos=int(np.count_nonzero(truth.counts)),
         n_segments=len(truth.rows), n_proposals=_n_proposals(pred, truth.files), notes=tuple(notes),
         attribution=None if modality is None else attribution_accuracy(
-            pred, modality, records, value_key=value_key, fps=proto.fps))
+            pred, modality, records, value_key=value_key, fps=proto.fps),
+        per_type=types)
 
 
 def ap_ar(predictions, labels, *, fps: float = 1.0, ap_iou_thresholds: Sequence[float] = (0.5, 0.75, 0.9, 0.95),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from avforge.eval.per_type import FALSE_ALARM_SCORE, FOUND_IOU, FOUND_TOP
 from avforge.eval.protocols import MetricsReport
 
 
@@ -53,7 +54,27 @@ def format_table(report: MetricsReport, digits: int = 4) -> str:
         a = report.attribution
         lines.append(f"  (attribution = correct modality among the {a.n_matched} of {a.n_segments} fake segments "
                      "matched by a proposal with IoU > 0.5, the highest-scoring one)")
+    if report.per_type:
+        lines += ["", per_type_table(report.per_type)]
     lines += [f"  note: {note}" for note in report.notes]
+    return "\n".join(lines)
+
+
+def per_type_table(rows) -> str:
+    """Per modify type: videos, segments, AP@0.5, AR@N, found, AUC (fake types) / false alarms (real)."""
+    def cell(v):
+        return "–" if v is None else f"{v:.3f}"
+    ar_n = next((r.ar_n for r in rows if r.ar_n), None)
+    head = ["type", "videos", "segments", "AP@0.50", f"AR@{ar_n}", f"found@{FOUND_TOP}", "AUC", "false alarms"]
+    body = [[r.modify_type, str(r.n_videos), str(r.n_segments), cell(r.ap50), cell(r.ar), cell(r.found),
+             cell(r.auc), cell(r.false_alarms)] for r in rows]
+    widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
+    lines = ["  per modify type (each fake type scored together with all real videos):"]
+    lines += ["  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+              for row in [head] + body]
+    lines.append(f"  (found@{FOUND_TOP} = segments overlapped with IoU > {FOUND_IOU} by one of the video's "
+                 f"{FOUND_TOP} best proposals; false alarms = real videos with a proposal scoring "
+                 f">= {FALSE_ALARM_SCORE})")
     return "\n".join(lines)
 
 

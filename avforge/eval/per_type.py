@@ -1,0 +1,116 @@
+"""Scores per modify type (real / audio / visual / both), so that an average cannot hide a blind spot.
+
+Rules (avforge's own; no official evaluator reports per type):
+- ``AP@0.50`` and ``AR@N`` of a fake type: the protocol's own AP/AR over the videos of that type
+  *plus every real video* (false alarms on real videos count against every type), with N the
+  protocol's smallest AR budget (5 for avdeepfake1m, 10 for lavdf).
+- ``found``: the fraction of the type's ground-truth segments that one of the video's
+  ``FOUND_TOP`` highest-scoring proposals overlaps with IoU > 0.5.
+- ``AUC``: video-level ROC-AUC of the type's videos against the real ones (when video scores
+  were given).
+- The ``real`` row counts videos and ``false alarms``: real videos whose best proposal scores
+  at least ``FALSE_ALARM_SCORE``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from avforge.core.types import ModifyType
+from avforge.eval.attribution import record_modify_type
+from avforge.eval.flat import Ragged
+
+FOUND_TOP = 5
+FOUND_IOU = 0.5
+FALSE_ALARM_SCORE = 0.5
+
+
+@dataclass(frozen=True)
+class TypeScores:
+    """One row of the per-type table; fields that do not apply to the type are None."""
+
+    modify_type: str
+    n_videos: int
+    n_segments: int
+    ap50: float | None = None
+    ar: float | None = None  # AR@ar_n
+    ar_n: int | None = None
+    found: float | None = None  # fraction of segments in a top-FOUND_TOP proposal with IoU > 0.5
+    auc: float | None = None  # this type's videos vs real videos
+    false_alarms: float | None = None  # real only: fraction with a proposal scoring >= FALSE_ALARM_SCORE
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def found_fraction(pred: Ragged, truth: Ragged, fps: float) -> float | None:
+    """Fraction of ``truth`` segments overlapped (IoU > 0.5) by one of their video's top-5 proposals.
+
+    Proposal times are divided by ``fps`` (the protocol's unit); the IoU is the official one."""
+    if len(truth.rows) == 0:
+        return None
+    index = {f: i for i, f in enumerate(pred.files)}
+    found = 0
+    for v, file in enumerate(truth.files):
+        segs = truth.rows[truth.offsets[v]:truth.offsets[v + 1]]
+        i = index.get(file)
+        if i is None or not len(segs):
+            continue
+        props = pred.rows[pred.offsets[i]:pred.offsets[i + 1]]
+        top = props[np.argsort(-props[:, 0], kind="stable")[:FOUND_TOP], 1:] / fps  # (K, 2)
+        inter = np.clip(np.minimum(top[None, :, 1], segs[:, None, 1]) - np.maximum(top[None, :, 0], segs[:, None, 0]),
+                        0, None)
+        union = np.maximum(top[None, :, 1], segs[:, None, 1]) - np.minimum(top[None, :, 0], segs[:, None, 0])
+        iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        found += int((iou > FOUND_IOU).any(axis=1).sum())
+    return found / len(truth.rows)
+
+
+def per_type_scores(pred: Ragged, truth: Ragged, records: Sequence[Mapping], *, fps: float, ar_n: int,
+                    score_fn: Callable[[Ragged, Ragged], tuple[float, float]],
+                    video_scores: Mapping[str, float] | None = None) -> tuple[TypeScores, ...] | None:
+    """Rows for every modify type present (real first). None when records carry no modify type.
+
+    ``truth`` holds the records' segments in record order; ``score_fn(pred, truth_subset)`` returns
+    (AP@0.5, AR@ar_n) under the caller's protocol.
+    """
+    kinds = [record_modify_type(r) for r in records]
+    if any(k is None for k in kinds):
+        return None
+    kinds = [ModifyType.REAL if c == 0 else k for k, c in zip(kinds, truth.counts)]  # no segment: scored as real
+    real = [f for f, k in zip(truth.files, kinds) if k is ModifyType.REAL]
+    rows = []
+    if real:
+        best = _best_scores(pred, real)
+        rows.append(TypeScores(ModifyType.REAL.value, len(real), 0,
+                               false_alarms=float(np.mean(best >= FALSE_ALARM_SCORE))))
+    for kind in (ModifyType.AUDIO, ModifyType.VISUAL, ModifyType.BOTH):
+        files = [f for f, k in zip(truth.files, kinds) if k is kind]
+        if not files:
+            continue
+        sub = truth.take(files + real)
+        ap50, ar = score_fn(pred, sub)
+        rows.append(TypeScores(kind.value, len(files), int(sub.counts[:len(files)].sum()), ap50=ap50, ar=ar,
+                               ar_n=ar_n, found=found_fraction(pred, truth.take(files), fps),
+                               auc=_auc(video_scores, files, real)))
+    return tuple(rows)
+
+
+def _best_scores(pred: Ragged, files: Sequence[str]) -> np.ndarray:
+    index = {f: i for i, f in enumerate(pred.files)}
+    best = np.zeros(len(files))
+    for j, f in enumerate(files):
+        i = index.get(f)
+        if i is not None and pred.counts[i]:
+            best[j] = pred.rows[pred.offsets[i]:pred.offsets[i + 1], 0].max()
+    return best
+
+
+def _auc(scores: Mapping[str, float] | None, fake: Sequence[str], real: Sequence[str]) -> float | None:
+    if scores is None or not real or any(f not in scores for f in (*fake, *real)):
+        return None
+    from sklearn.metrics import roc_auc_score  # heavy import, only when asked for
+
+    return float(roc_auc_score([1] * len(fake) + [0] * len(real), [scores[f] for f in (*fake, *real)]))

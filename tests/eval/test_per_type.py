@@ -1,0 +1,66 @@
+"""Per-modify-type scores: each fake type is scored with the real videos; blind spots show."""
+import pytest
+
+from avforge.eval import evaluate
+from avforge.eval.report import format_table
+
+
+def _record(file, kind, segments):
+    return {"file": file, "split": "test", "modify_type": kind, "fake_segments": segments,
+            "audio_fake_segments": segments if kind in ("audio_modified", "both_modified") else [],
+            "visual_fake_segments": segments if kind in ("visual_modified", "both_modified") else []}
+
+
+RECORDS = [_record("r1.mp4", "real", []), _record("r2.mp4", "real", []),
+           _record("a1.mp4", "audio_modified", [[1.0, 2.0]]), _record("a2.mp4", "audio_modified", [[3.0, 4.0]]),
+           _record("v1.mp4", "visual_modified", [[1.0, 2.0]]), _record("v2.mp4", "visual_modified", [[5.0, 6.0]]),
+           _record("b1.mp4", "both_modified", [[2.0, 3.0], [6.0, 7.0]])]
+
+
+def test_a_blind_spot_shows_per_type_but_hides_in_the_average():
+    # audio and both found perfectly, visual missed entirely (proposals elsewhere), one real false alarm
+    pred = {"r1.mp4": [[0.7, 0.0, 0.5]], "r2.mp4": [[0.1, 3.0, 3.5]],
+            "a1.mp4": [[0.9, 1.0, 2.0]], "a2.mp4": [[0.95, 3.0, 4.0]],
+            "v1.mp4": [[0.2, 7.0, 8.0]], "v2.mp4": [[0.3, 0.0, 1.0]],
+            "b1.mp4": [[0.99, 2.0, 3.0], [0.98, 6.0, 7.0]]}
+    scores = {"r1.mp4": 0.6, "r2.mp4": 0.1, "a1.mp4": 0.9, "a2.mp4": 0.8, "v1.mp4": 0.2, "v2.mp4": 0.7,
+              "b1.mp4": 0.99}
+    report = evaluate(pred, RECORDS, "avdeepfake1m", detection=scores, per_type=True)
+    rows = {r.modify_type: r for r in report.per_type}
+    assert list(rows) == ["real", "audio_modified", "visual_modified", "both_modified"]
+    assert rows["real"].n_videos == 2 and rows["real"].false_alarms == 0.5
+    assert rows["audio_modified"].found == 1.0 and rows["both_modified"].found == 1.0
+    assert rows["visual_modified"].found == 0.0 and rows["visual_modified"].ap50 == 0.0
+    assert rows["visual_modified"].ar == 0.0
+    # audio: 2 GT, ranked 0.95 TP, 0.9 TP, then the real false alarm 0.7 -> AP counts the steps after the first
+    assert rows["audio_modified"].ap50 == pytest.approx(0.5)
+    assert rows["both_modified"].n_segments == 2
+    assert rows["audio_modified"].auc == 1.0 and rows["visual_modified"].auc == 0.75  # 3 of 4 (fake, real) pairs ordered
+    assert 0.3 < report.ap[0.5] < 0.9  # the average sits between the types
+    table = format_table(report)
+    assert "visual_modified" in table and "false alarms" in table
+
+
+def test_found_counts_only_the_five_best_proposals():
+    records = [_record("a.mp4", "audio_modified", [[1.0, 2.0]]), _record("r.mp4", "real", [])]
+    miss = [[0.9 - 0.01 * i, 5.0 + i, 5.5 + i] for i in range(5)] + [[0.1, 1.0, 2.0]]
+    hit = [[0.9 - 0.01 * i, 5.0 + i, 5.5 + i] for i in range(4)] + [[0.1, 1.0, 2.0]]
+    for proposals, expected in ((miss, 0.0), (hit, 1.0)):
+        report = evaluate({"a.mp4": proposals, "r.mp4": []}, records, "avdeepfake1m", per_type=True)
+        assert report.per_type[1].found == expected
+
+
+def test_frames_protocol_and_flag_only_labels():
+    records = [{"file": "v.mp4", "split": "test", "modify_video": True, "modify_audio": False,
+                "fake_periods": [[1.0, 2.0]]},
+               {"file": "r.mp4", "split": "test", "modify_video": False, "modify_audio": False, "fake_periods": []}]
+    pred = {"v.mp4": [[0.9, 25.0, 50.0]], "r.mp4": [[0.2, 0.0, 10.0]]}  # frame indices at 25 fps
+    report = evaluate(pred, records, "lavdf", per_type=True)
+    rows = {r.modify_type: r for r in report.per_type}
+    assert rows["visual_modified"].found == 1.0 and rows["visual_modified"].ar_n == 10
+    assert rows["real"].false_alarms == 0.0
+
+
+def test_no_modify_type_no_table():
+    records = [{"file": "v.mp4", "fake_segments": [[1.0, 2.0]]}]
+    assert evaluate({"v.mp4": [[0.9, 1.0, 2.0]]}, records, per_type=True).per_type is None
