@@ -51,7 +51,7 @@ def run(args) -> int:
     items = [VideoItem(e.record.file, e.path) for e in read_manifest(args.manifest)]
     opts = {k: getattr(args, k) for k in ENCODER_FLAGS if getattr(args, k) is not None}
     encoder = build_encoder(args.encoder, device=_device(args.device), **opts)
-    store = FeatureStore(args.out, identity=encoder.describe())
+    store = FeatureStore(args.out, spec=encoder.spec)
     summary = extract(items, encoder, store, shard=shard, batch_size=args.batch_size,
                       workers=args.workers, progress=not args.no_progress)
     where = f" [shard {shard.index}/{shard.count}]" if shard.count > 1 else ""

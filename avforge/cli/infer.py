@@ -53,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop", choices=CROP_MODES, default="auto",
                         help="mouth crop: auto = as in training (fixed suits face-centred crops like "
                              "LAV-DF; use detect for other videos)")
+    parser.add_argument("--audio-encoder", metavar="NAME_OR_DIR",
+                        help="re-point the audio encoder's pretrained weights: hub name or saved model folder "
+                             "(checked against the hash the checkpoint recorded)")
+    parser.add_argument("--lip-weights", metavar="FILE",
+                        help="re-point the lip encoder's pretrained weights file (checked by hash)")
     parser.add_argument("--missing-audio", choices=("error", "silence"), default="error",
                         help="a video without an audio stream: error (default) or read it as silence")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
@@ -138,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
                                  ("batch_windows", args.batch_windows)) if v is not None}
     post = postprocess_config(asdict(pred.config.postprocess), args)
     engine = VideoInferencer(pred, crop=args.crop, chunk=chunk, infer=replace(pred.config.infer, **changes),
-                             post=post, device=args.device)
+                             post=post, device=args.device,
+                             weights={"visual": args.lip_weights, "audio": args.audio_encoder})
     results, errors = [], {}
     bar = tqdm(videos, desc="infer", unit="video", disable=True if args.no_progress or len(videos) < 2 else None,
                dynamic_ncols=True)

@@ -13,18 +13,12 @@ from avforge.engine.trainer import Trainer
 from avforge.features.store import FeatureStore
 from avforge.models.detector import build_detector
 
-STORE_IDENTITY = ("encoder", "modality", "dim", "weights_id", "config_hash", "fps", "options")
-
 
 def open_store(root: str, missing: str) -> FeatureStore:
     """Open a feature store; ``missing`` is the error message when ``root`` is empty."""
     if not root:
         raise AvforgeError(missing)
     return FeatureStore(root)
-
-
-def store_identity(store: FeatureStore) -> dict:
-    return {k: store.index.get(k) for k in STORE_IDENTITY}
 
 
 def feature_dataset(manifest, visual: FeatureStore, audio: FeatureStore, max_frames: int | None,
@@ -52,7 +46,7 @@ def train_experiment(cfg: ExperimentConfig, exp_dir, device: str = "cpu") -> lis
     with process_group(device) as ctx:
         run_info = {"config": to_dict(cfg),
                     "model_args": {"visual_dim": visual.dim, "audio_dim": audio.dim},
-                    "features": {"visual": store_identity(visual), "audio": store_identity(audio)}}
+                    "features": {"visual": visual.spec.to_dict(), "audio": audio.spec.to_dict()}}
         trainer = Trainer(lambda: build_detector(cfg.model, visual.dim, audio.dim), train_set, cfg.train, exp_dir,
                           collate_fn=collate, ctx=ctx, val_set=val_set, run_info=run_info)
         if ctx.is_main:  # after the Trainer checked that a resumed folder holds the same config

@@ -20,8 +20,9 @@ from avforge.core.timegrid import VIDEO_GRID
 from avforge.engine import checkpoint as ckpt
 from avforge.engine.config import ExperimentConfig, InferConfig
 from avforge.engine.distributed import resolve_device
-from avforge.engine.experiment import STORE_IDENTITY, feature_dataset, store_identity
+from avforge.engine.experiment import feature_dataset
 from avforge.engine.rawcache import RawOutput, load_raw, raw_path, save_raw, write_index
+from avforge.features.spec import EncoderSpec, spec_from_record
 from avforge.features.store import FeatureStore
 from avforge.models.detector import Detector, build_detector
 from avforge.postprocess.windows import merge_proposals, plan_windows, stitch_frames
@@ -35,11 +36,18 @@ class Predictor:
     config: ExperimentConfig
     checkpoint: Path
     step: int
-    features: dict  # {"visual": identity, "audio": identity} of the training feature stores
+    features: dict  # {"visual": record, "audio": record}: the training stores' encoder specs
     device: torch.device
 
     def info(self) -> dict:
         return {"checkpoint": str(self.checkpoint), "step": self.step, "features": self.features}
+
+    def spec(self, modality: str) -> EncoderSpec:
+        """The spec of the encoder whose features this checkpoint was trained on."""
+        try:
+            return spec_from_record(dict(self.features.get(modality) or {}), where=f"this checkpoint's {modality}")
+        except AvforgeError as exc:
+            raise AvforgeError(str(exc), path=self.checkpoint) from None
 
 
 def load_predictor(checkpoint, device: str = "cpu") -> Predictor:
@@ -66,13 +74,10 @@ def check_stores(pred: Predictor, visual: FeatureStore, audio: FeatureStore) -> 
         if store.dim != dim:
             raise AvforgeError(f"checkpoint {pred.checkpoint} expects {name} features with {dim} channels, "
                                f"this store has {store.dim} (trained with another feature config?)", path=store.root)
-        trained = pred.features.get(name) or {}
-        now = store_identity(store)
-        diff = [k for k in STORE_IDENTITY if k in trained and trained[k] != now[k]]
+        diff = store.spec.differences(pred.spec(name)) if pred.features.get(name) else []
         if diff:
-            k = diff[0]
             raise AvforgeError(f"{name} features differ from the ones checkpoint {pred.checkpoint} was trained on "
-                               f"({k}: {now[k]!r} here, {trained[k]!r} in training)", path=store.root)
+                               f"({diff[0]}, here vs in training)", path=store.root)
 
 
 @torch.no_grad()

@@ -16,7 +16,6 @@ a temporary memory-mapped file.
 """
 from __future__ import annotations
 
-import re
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from avforge.core.errors import AvforgeError
-from avforge.core.fileio import read_json
 from avforge.core.timegrid import VIDEO_GRID
 from avforge.core.types import Proposals, VideoRecord
 from avforge.data import METADATA_NAMES, load_avdeepfake1m, load_lavdf, read_manifest
@@ -33,8 +31,7 @@ from avforge.engine.config import InferConfig
 from avforge.engine.inference import Predictor, predict_features
 from avforge.engine.rawcache import RawOutput
 from avforge.features.base import Encoder
-from avforge.features.registry import build_encoder
-from avforge.features.store import INDEX_NAME
+from avforge.features.registry import build_from_spec
 from avforge.io.media import iter_windows, probe
 from avforge.postprocess import PostprocessConfig, postprocess
 from avforge.postprocess.windows import plan_windows
@@ -45,7 +42,6 @@ MODALITY_NAMES = ("visual", "audio")
 # Features of a video larger than this are kept in a temporary memory-mapped file, not in RAM
 # (an hour at 25 fps with two 768-dim encoders is ~550 MB).
 FEATURES_IN_RAM_BYTES = 256 << 20
-_SEED = re.compile(r"random-init:seed(-?\d+)")
 
 
 @dataclass(frozen=True)
@@ -127,71 +123,21 @@ def collect_videos(paths) -> list[VideoInput]:
 
 
 # ----------------------------------------------------------------------------- encoders
-def training_identity(pred: Predictor, modality: str) -> dict:
-    """The feature-store identity (encoder, options, weights id, config hash) a checkpoint was
-    trained on: from the checkpoint when it records the options, else from the index.json of the
-    training store named in its config (checked against the checkpoint's config hash)."""
-    recorded = dict(pred.features.get(modality) or {})
-    if "options" in recorded:
-        return recorded
-    store = getattr(pred.config.data, f"{modality}_store")
-    index_path = Path(store) / INDEX_NAME
-    if not store or not index_path.is_file():
-        raise AvforgeError(f"the checkpoint does not record the {modality} encoder's options and its training "
-                           f"feature store ({store or 'none named'}) is not here: cannot recompute its features",
-                           path=pred.checkpoint)
-    index = read_json(index_path)
-    if recorded.get("config_hash") and index.get("config_hash") != recorded["config_hash"]:
-        raise AvforgeError(f"the {modality} training store {store} was re-made with another encoder config after "
-                           "this checkpoint was trained: cannot tell which features it expects", path=pred.checkpoint)
-    return {**index, **recorded}
+def build_training_encoder(pred: Predictor, modality: str, crop: str = "auto", weights: str | None = None,
+                           device: str = "cpu") -> Encoder:
+    """The encoder of ``modality`` the checkpoint was trained on, rebuilt from its recorded spec.
 
-
-def encoder_kwargs(identity: dict) -> dict:
-    """``build_encoder`` options that rebuild the encoder of a store identity.
-
-    Stores record the options an encoder reports; weights and seeds live in ``weights_id``
-    (``random-init:seedN`` or ``<checkpoint path>:<size>``) and derived options are dropped.
-    """
-    name, opts = identity.get("encoder"), dict(identity.get("options") or {})
-    seed = _SEED.fullmatch(str(identity.get("weights_id", "")))
-    if name in ("hf", "lip-resnet") and seed:
-        opts["seed"] = int(seed[1])
-    if name == "hf":
-        opts.pop("normalize", None)  # derived from the model's feature extractor
-        if isinstance(opts.get("config"), dict):
-            from transformers import AutoConfig
-
-            cfg = dict(opts["config"])
-            opts["config"] = AutoConfig.for_model(cfg.pop("model_type"), **cfg)
-    elif name == "lip-resnet" and not seed and identity.get("weights_id", "none") != "none":
-        opts["checkpoint"] = str(identity["weights_id"]).rsplit(":", 1)[0]
-    return opts
-
-
-def build_training_encoder(pred: Predictor, modality: str, crop: str = "auto", device: str = "cpu") -> Encoder:
-    """The encoder of ``modality`` the checkpoint was trained on, checked by config hash and dim.
-
-    ``crop`` other than "auto" replaces a visual encoder's mouth-crop mode (the features then
-    differ from training on purpose: e.g. ``detect`` for videos that are not face-centred)."""
-    identity = training_identity(pred, modality)
-    name = identity.get("encoder")
-    kwargs = encoder_kwargs(identity)
+    ``weights`` re-points pretrained weights (checked by hash); ``crop`` other than "auto" replaces
+    a visual encoder's mouth-crop mode (features then differ from training on purpose)."""
     try:
-        encoder = build_encoder(name, device=device, **kwargs)
+        encoder = build_from_spec(pred.spec(modality), weights=weights, device=device,
+                                  crop=None if crop == "auto" or modality != "visual" else crop)
     except AvforgeError as exc:
-        raise AvforgeError(f"cannot rebuild the {modality} encoder {name!r} the checkpoint was trained with: {exc}",
-                           path=pred.checkpoint) from None
-    if identity.get("config_hash") and encoder.config_hash != identity["config_hash"]:
-        raise AvforgeError(f"the rebuilt {modality} encoder {name!r} differs from the one used in training "
-                           f"(config hash {encoder.config_hash} != {identity['config_hash']}; other weights "
-                           "or avforge version?)", path=pred.checkpoint)
+        raise AvforgeError(f"{exc} (checkpoint {pred.checkpoint})") from None
     expected = pred.model.visual_dim if modality == "visual" else pred.model.audio_dim
     if encoder.dim != expected:
         raise AvforgeError(f"the {modality} encoder gives {encoder.dim} channels, the model expects {expected} "
                            "(checkpoint for another feature config)", path=pred.checkpoint)
-    if crop != "auto" and "crop" in kwargs and kwargs["crop"] != crop:
-        encoder = build_encoder(name, device=device, **{**kwargs, "crop": crop})
     return encoder
 
 
@@ -200,13 +146,15 @@ class VideoInferencer:
     """A loaded checkpoint with its encoders; ``run(video)`` gives a VideoResult."""
 
     def __init__(self, pred: Predictor, *, crop: str = "auto", chunk: ChunkConfig = ChunkConfig(),
-                 infer: InferConfig | None = None, post: PostprocessConfig | None = None, device: str = "cpu"):
+                 infer: InferConfig | None = None, post: PostprocessConfig | None = None, device: str = "cpu",
+                 weights: dict | None = None):
         if crop not in CROP_MODES:
             raise AvforgeError(f"crop must be one of {CROP_MODES}, got {crop!r}")
         self.pred, self.chunk = pred, chunk
         self.infer = infer or pred.config.infer
         self.post = post or pred.config.postprocess
-        self.encoders = {m: build_training_encoder(pred, m, crop, device) for m in MODALITY_NAMES}
+        weights = weights or {}  # {"visual": lip weights, "audio": speech model} re-pointed by the user
+        self.encoders = {m: build_training_encoder(pred, m, crop, weights.get(m), device) for m in MODALITY_NAMES}
 
     @property
     def crop(self) -> str | None:

@@ -1,19 +1,17 @@
-"""What every encoder provides: identity (name, weights id, config hash) and encode(clip)."""
+"""What every encoder provides: its spec (see spec.py) and encode(clip)."""
 from __future__ import annotations
-
-import hashlib
-import json
 
 import numpy as np
 import torch
 
 from avforge.core.timegrid import VIDEO_GRID
-
-FEATURE_VERSION = 1  # bump when an encoder's maths changes: stores made before are then refused
+from avforge.features.spec import EncoderSpec, WeightsRef
 
 
 class Encoder:
-    """Base class. Subclasses set ``name``, ``modality``, ``dim``, ``weights_id``, ``options``.
+    """Base class. Subclasses set ``name``, ``modality``, ``dim``, ``options`` (their constructor
+    options, JSON values) and, with weights, ``weights`` and ``seed``; ``weights_option`` names
+    the constructor option that takes a weights source (hub name or path).
 
     ``encode(clip)`` returns (T, dim) float32 with T = the clip's video frames at 25 fps.
     ``encode_batch(clips)`` defaults to a loop; neural encoders override it to pad and batch.
@@ -22,7 +20,9 @@ class Encoder:
     name: str = ""
     modality: str = ""  # "audio" | "visual"
     dim: int = 0
-    weights_id: str = "none"
+    weights_option: str | None = None
+    weights = WeightsRef()
+    seed: int = 0
     grid = VIDEO_GRID
 
     def __init__(self, options: dict, device: str = "cpu"):
@@ -30,18 +30,10 @@ class Encoder:
         self.device = torch.device(device)
 
     @property
-    def config_hash(self) -> str:
-        """16 hex digits over everything that changes the output: name, options, weights, version."""
-        blob = json.dumps({"name": self.name, "options": self.options, "weights_id": self.weights_id,
-                           "dim": self.dim, "version": FEATURE_VERSION}, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-    def describe(self) -> dict:
-        """The identity recorded in a feature store's index."""
-        return {"encoder": self.name, "modality": self.modality, "dim": self.dim,
-                "weights_id": self.weights_id, "config_hash": self.config_hash,
-                "options": json.loads(json.dumps(self.options, sort_keys=True, default=str)),
-                "fps": self.grid.fps}
+    def spec(self) -> EncoderSpec:
+        """What this encoder is, as recorded in feature stores and checkpoints."""
+        spec = EncoderSpec(self.name, self.modality, self.dim, self.options, self.weights, self.seed, self.grid.fps)
+        return EncoderSpec.from_dict(spec.to_dict())  # options as read back from JSON
 
     def encode(self, clip) -> np.ndarray:
         raise NotImplementedError

@@ -1,7 +1,7 @@
 """Lip-reading encoder over 88×88 gray mouth crops: ``LipReadingNet`` wrapped as a feature encoder."""
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -10,6 +10,7 @@ from avforge.core.errors import AvforgeError
 from avforge.features.auto_avsr import load_auto_avsr, read_checkpoint
 from avforge.features.base import Encoder, build_seeded
 from avforge.features.lip_net import PRESETS, LipReadingNet
+from avforge.features.spec import WeightsRef, weights_digest
 from avforge.io.mouth import crop_mouth
 
 CROP_SIZE, INPUT_SIZE = 96, 88  # crop 96×96 around the mouth, then the centre 88×88 (as Auto-AVSR)
@@ -23,6 +24,7 @@ class LipResNetEncoder(Encoder):
 
     name = "lip-resnet"
     modality = "visual"
+    weights_option = "checkpoint"
 
     def __init__(self, variant: str = "small", checkpoint: str | None = None, crop: str = "fixed",
                  seed: int = 0, trainable: bool = False, device: str = "cpu"):
@@ -33,9 +35,9 @@ class LipResNetEncoder(Encoder):
         self.net = build_seeded(lambda: LipReadingNet(PRESETS[variant]), seed)
         if checkpoint is not None:
             load_auto_avsr(self.net, read_checkpoint(checkpoint), source=checkpoint)
-            self.weights_id = f"{os.path.abspath(checkpoint)}:{os.path.getsize(checkpoint)}"
-        else:
-            self.weights_id = f"random-init:seed{seed}"
+        self.seed = seed
+        self.weights = WeightsRef("file" if checkpoint else "seed", Path(checkpoint).name if checkpoint else "",
+                                  weights_digest(self.net))
         self.net.to(self.device).train(trainable).requires_grad_(trainable)
         self.dim = PRESETS[variant].dim
 

@@ -17,6 +17,7 @@ from torch import nn
 from avforge.core.errors import AvforgeError
 from avforge.features.align import fit_length, frame_centers_s, pool_to_grid
 from avforge.features.base import Encoder, build_seeded
+from avforge.features.spec import WeightsRef, weights_digest
 
 OFFLINE_HINT = ("no weights found locally and the Hugging Face hub is not reachable (HF_HUB_OFFLINE={}). "
                 "Supply them either as a local folder saved with save_pretrained() (--model /path/to/folder), "
@@ -70,6 +71,16 @@ def _load_pretrained(model: str):
         raise AvforgeError(f"cannot load speech model {model!r}: " + OFFLINE_HINT.format(offline, model)) from None
 
 
+def _portable_config(config) -> dict | None:
+    """A model config as JSON, without the fields that name this machine or library version."""
+    if config is None:
+        return None
+    data = config.to_dict()
+    for key in ("transformers_version", "_name_or_path"):
+        data.pop(key, None)
+    return data
+
+
 def _wants_normalize(model: str | None) -> bool:
     """The model's own feature-extractor setting (zero-mean unit-variance wave), True if unknown."""
     if model is None:
@@ -92,6 +103,7 @@ class HFSpeechEncoder(Encoder):
 
     name = "hf"
     modality = "audio"
+    weights_option = "model"
 
     def __init__(self, model: str | None = None, config=None, layer=None, trainable: bool = False,
                  seed: int = 0, device: str = "cpu"):
@@ -99,22 +111,20 @@ class HFSpeechEncoder(Encoder):
         if (model is None) == (config is None):
             raise AvforgeError("encoder 'hf' needs exactly one of model=<hub name or folder> or config=")
         if config is not None:
-            from transformers import AutoModel
+            from transformers import AutoConfig, AutoModel
 
+            if isinstance(config, dict):  # as recorded in a spec
+                config = AutoConfig.for_model(**config)
             net = build_seeded(lambda: AutoModel.from_config(config), seed)
-            weights_id = f"random-init:seed{seed}"
-            source = {"config": config.to_dict()}
+            weights = WeightsRef("seed", sha256=weights_digest(net))
         else:
             net = _load_pretrained(model)
-            commit = getattr(net.config, "_commit_hash", None)
-            if commit:
-                weights_id = f"{model}@{commit}"
-            else:
-                weights_id = os.path.abspath(model) if os.path.isdir(model) else model
-            source = {"model": model}
+            local = os.path.isdir(model)
+            weights = WeightsRef("file" if local else "hub", os.path.basename(os.path.normpath(model)) if local
+                                 else model, weights_digest(net))
         self.normalize = _wants_normalize(model)
-        super().__init__({**source, "layer": self.layer, "normalize": self.normalize}, device)
-        self.weights_id = weights_id
+        super().__init__({"config": _portable_config(config), "layer": self.layer}, device)
+        self.weights, self.seed = weights, seed
         self.net = net.to(self.device)
         self.net.train(trainable)
         self.net.requires_grad_(trainable)

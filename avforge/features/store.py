@@ -1,6 +1,6 @@
 """FeatureStore: one ``.npy`` per video under a root folder, plus ``index.json`` and a failures log.
 
-Layout: ``<root>/index.json`` (encoder, modality, dim, weights id, config hash, options, fps),
+Layout: ``<root>/index.json`` (format, the encoder's spec — see spec.py — and the storage dtype),
 ``<root>/<file key>.npy`` (the key's folders mirrored, e.g. ``test/000001.mp4.npy``), and
 ``<root>/failures.jsonl`` (one ``{"file", "reason"}`` line per failed attempt, append-only).
 A feature file appears only complete (temp name, then rename); ``has`` also checks that it loads
@@ -17,9 +17,11 @@ import numpy as np
 
 from avforge.core.errors import AvforgeError
 from avforge.core.fileio import atomic_path, read_json, write_json
+from avforge.features.spec import EncoderSpec, spec_from_record
 
 INDEX_NAME, FAILURES_NAME, SUFFIX = "index.json", "failures.jsonl", ".npy"
-IDENTITY_KEYS = ("encoder", "weights_id", "config_hash", "fps", "dim")  # must match to share a store
+FORMAT = "avforge-features/2"
+STORAGE_DTYPES = ("float32",)
 
 
 @dataclass
@@ -38,37 +40,50 @@ def key_to_relpath(file: str) -> PurePosixPath:
 
 
 class FeatureStore:
-    """Open ``root``. With ``identity`` (an encoder's ``describe()``), create the index if absent,
-    or refuse a store made with another encoder / weights / config; without it, read an existing one.
+    """Open ``root``. With ``spec`` (an encoder's), create the index if absent, or refuse a store made
+    with another encoder / weights / options; without it, read an existing one.
+
+    An index written before specs (avforge-features/1: ``weights_id`` strings) is read through
+    ``spec_from_record``; opening it with a matching spec rewrites it in the current format.
     """
 
-    def __init__(self, root, identity: dict | None = None):
+    def __init__(self, root, spec: EncoderSpec | None = None, dtype: str = "float32"):
         self.root = Path(root)
         index_path = self.root / INDEX_NAME
         if index_path.is_file():
-            self.index = read_json(index_path)
-            if identity is not None:
-                diff = [k for k in IDENTITY_KEYS if self.index.get(k) != identity.get(k)]
+            index = read_json(index_path)
+            try:
+                self.spec = spec_from_record(index, where=f"feature store {self.root}")
+            except AvforgeError as exc:
+                raise AvforgeError(str(exc), path=self.root) from None
+            self.dtype = np.dtype(index.get("storage", {}).get("dtype", "float32"))
+            if spec is not None:
+                diff = self.spec.differences(spec)
                 if diff:
-                    raise AvforgeError(
-                        "feature store was made with a different encoder/config (" + ", ".join(
-                            f"{k}: {self.index.get(k)!r} here vs {identity.get(k)!r} now" for k in diff)
-                        + "); use a new --out folder", path=self.root)
-        elif identity is not None:
-            self.index = dict(identity)
+                    raise AvforgeError("feature store was made with a different encoder/config (" + "; ".join(diff)
+                                       + ", here vs now); use a new --out folder", path=self.root)
+                if index.get("format") != FORMAT:  # converted: record it in the current format
+                    self.spec = spec
+                    self._write_index(index_path)
+        elif spec is not None:
+            if dtype not in STORAGE_DTYPES:
+                raise AvforgeError(f"storage dtype must be one of {STORAGE_DTYPES}, got {dtype!r}")
+            self.spec, self.dtype = spec, np.dtype(dtype)
             # Every rank of a sharded run may get here: identical content, atomic rename -> written once.
-            write_json(index_path, self.index, indent=1)
+            self._write_index(index_path)
         else:
             raise AvforgeError("not a feature store (no index.json)", path=self.root)
-        self.dim = int(self.index["dim"])
-        self.fps = float(self.index["fps"])
-        self.encoder = str(self.index["encoder"])
+        self.dim, self.fps, self.encoder = self.spec.dim, self.spec.fps, self.spec.name
+
+    def _write_index(self, path: Path) -> None:
+        write_json(path, {"format": FORMAT, "spec": self.spec.to_dict(), "storage": {"dtype": self.dtype.name}},
+                   indent=1)
 
     def path_of(self, file: str) -> Path:
         return self.root / key_to_relpath(file)
 
     def has(self, file: str) -> bool:
-        """True only if the file is complete and valid: loads as float32 (T, dim)."""
+        """True only if the file is complete and valid: loads as (T, dim) of the store's dtype."""
         path = self.path_of(file)
         if not path.is_file():
             return False
@@ -76,7 +91,7 @@ class FeatureStore:
             arr = np.load(path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError):
             return False
-        return arr.dtype == np.float32 and arr.ndim == 2 and arr.shape[1] == self.dim
+        return arr.dtype == self.dtype and arr.ndim == 2 and arr.shape[1] == self.dim
 
     def load(self, file: str) -> FeatureArray:
         path = self.path_of(file)
@@ -85,8 +100,8 @@ class FeatureStore:
         return FeatureArray(np.load(path, allow_pickle=False), self.fps, self.encoder)
 
     def save(self, file: str, data: np.ndarray) -> Path:
-        """Write (T, dim) float32 features atomically; stale temp files of this key are removed."""
-        data = np.ascontiguousarray(data, dtype=np.float32)
+        """Write (T, dim) features atomically in the store's dtype; stale temp files of this key are removed."""
+        data = np.ascontiguousarray(data, dtype=self.dtype)
         if data.ndim != 2 or data.shape[1] != self.dim:
             raise AvforgeError(f"features for {file!r} have shape {data.shape}, store dim is {self.dim}")
         path = self.path_of(file)

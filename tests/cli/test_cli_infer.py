@@ -23,7 +23,7 @@ from avforge.engine.video_inference import ChunkConfig, VideoInferencer, VideoIn
 from avforge.features.extract import VideoItem, extract
 from avforge.features.registry import build_encoder
 from avforge.features.store import FeatureStore
-from avforge.io.media import AVClip, read_av
+from avforge.io.media import read_av
 from avforge.io.writer import write_video
 
 N_FRAMES, SIZE, SPF = 60, 64, 640  # 2.4 s clips, 64x64, 16 kHz / 25 fps
@@ -90,7 +90,7 @@ def trained(tmp_path_factory):
     stores = {}
     for name, opts in (("lip-light", {"size": 4}), ("logmel", {"n_mels": 8})):
         encoder = build_encoder(name, **opts)
-        store = FeatureStore(root / name, identity=encoder.describe())
+        store = FeatureStore(root / name, encoder.spec)
         extract(items, encoder, store, workers=0, progress=False)
         stores[encoder.modality] = store
     cfg = load_experiment("synthetic_small", TINY + [f"data.visual_store={stores['visual'].root}",
@@ -170,35 +170,13 @@ def test_chunked_streaming_and_spilled_features(trained, monkeypatch, tmp_path):
     np.testing.assert_array_equal(np.asarray(spilled_a), audio)
 
 
-@pytest.mark.parametrize("name, opts", [("lip-light", {"size": 4, "crop": "detect"}), ("logmel", {"n_mels": 8}),
-                                        ("lip-resnet", {"seed": 2}), ("hf", {"seed": 3, "layer": "weighted"})])
-def test_encoders_rebuilt_from_their_store_identity(name, opts):
-    """What a FeatureStore records (describe()) is enough to rebuild the same encoder: same
-    config hash, same features. ``hf`` uses a tiny random WavLM (no download)."""
-    if name == "hf":
-        from transformers import WavLMConfig
-
-        opts = {**opts, "config": WavLMConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                              intermediate_size=37, conv_dim=(16,) * 7, num_conv_pos_embeddings=16,
-                                              num_conv_pos_embedding_groups=2)}
-    original = build_encoder(name, **opts)
-    identity = json.loads(json.dumps(original.describe()))  # as read back from index.json
-    rebuilt = build_encoder(name, **video_inference.encoder_kwargs(identity))
-    assert rebuilt.config_hash == original.config_hash
-    frames, wave = talking_clip(0, False)
-    clip = AVClip(frames=frames[:12], wave=wave[:12 * SPF], duration_s=12 / 25)
-    np.testing.assert_allclose(rebuilt.encode(clip), original.encode(clip), atol=1e-6)
-
-
-def test_checkpoint_recording_encoder_options_needs_no_store(trained, tmp_path):
-    """With the encoder options in the checkpoint, the training stores may be gone; crop can be
+def test_checkpoint_needs_no_store_and_crop_can_change(trained, tmp_path):
+    """The checkpoint records its encoders' specs: the training stores may be gone; crop can be
     overridden (features then differ from training on purpose)."""
-    def record_options(state):
-        for modality, store in trained["stores"].items():
-            state["features"][modality] = store.index
+    def stores_gone(state):
         state["config"]["data"]["visual_store"] = state["config"]["data"]["audio_store"] = "/nonexistent"
 
-    pred = load_predictor(_bad_checkpoint(trained, tmp_path, record_options))
+    pred = load_predictor(_bad_checkpoint(trained, tmp_path, stores_gone))
     video = VideoInput("v.mp4", trained["root"] / "videos" / "train" / "001.mp4")
     assert VideoInferencer(pred).crop == "fixed"
     detect = VideoInferencer(pred, crop="detect")
@@ -266,17 +244,16 @@ def _other_model(state):
 
 
 def _unknown_encoder(state):
-    state["features"]["visual"] = {**state["features"]["visual"], "encoder": "toy-visual", "options": {}}
+    state["features"]["visual"] = {**state["features"]["visual"], "name": "toy-visual", "options": {}}
 
 
-def _store_gone(state):
-    """A checkpoint that does not record its encoders' options needs the training store."""
-    state["features"]["visual"].pop("options")
-    state["config"]["data"]["visual_store"] = "/nonexistent/store"
+def _no_options(state):
+    """An old checkpoint (weights_id strings) whose record lacks the encoder options."""
+    state["features"]["visual"] = {"encoder": "lip-light", "dim": 34, "weights_id": "none", "config_hash": "ab"}
 
 
 @pytest.mark.parametrize("case", ["empty", "not_video", "corrupt", "no_checkpoint", "other_model", "unknown_encoder",
-                                  "store_gone", "unwritable", "missing_video", "plot_of_two", "bad_labels"])
+                                  "no_options", "unwritable", "missing_video", "plot_of_two", "bad_labels"])
 def test_bad_input_is_one_line_exit_2_and_no_output(trained, capsys, tmp_path, case):
     video = trained["root"] / "videos" / "train" / "000.mp4"
     ckpt = trained["exp"]
@@ -294,9 +271,9 @@ def test_bad_input_is_one_line_exit_2_and_no_output(trained, capsys, tmp_path, c
         video.write_bytes(data[: len(data) // 4])
     elif case == "no_checkpoint":
         ckpt = tmp_path / "nowhere"
-    elif case in ("other_model", "unknown_encoder", "store_gone"):
+    elif case in ("other_model", "unknown_encoder", "no_options"):
         ckpt = _bad_checkpoint(trained, tmp_path, {"other_model": _other_model, "unknown_encoder": _unknown_encoder,
-                                                   "store_gone": _store_gone}[case])
+                                                   "no_options": _no_options}[case])
     elif case == "unwritable":
         (tmp_path / "o").write_text("a file where the output folder should be")
     elif case == "missing_video":
@@ -312,6 +289,6 @@ def test_bad_input_is_one_line_exit_2_and_no_output(trained, capsys, tmp_path, c
     assert not out.exists() and not list(tmp_path.glob("o/*.json")) and not (tmp_path / "p.png").exists()
     expected = {"empty": "empty file", "not_video": "not a video file", "corrupt": "corrupt",
                 "no_checkpoint": "checkpoint not found", "other_model": "does not match this model config",
-                "unknown_encoder": "toy-visual", "store_gone": "cannot recompute", "unwritable": "cannot write",
+                "unknown_encoder": "toy-visual", "no_options": "re-extract its features", "unwritable": "cannot write",
                 "missing_video": "no such file", "plot_of_two": "--plot-dir", "bad_labels": "metadata.json"}[case]
     assert expected in err

@@ -110,15 +110,15 @@ def make_feature_data(root, lengths_frames: list[int], *, visual_dim: int = 6, a
     frames carry a shifted feature pattern, so a detector can learn something."""
     from avforge.core.types import ModifyType, VideoRecord
     from avforge.data.manifest import write_manifest
+    from avforge.features.spec import EncoderSpec
     from avforge.features.store import FeatureStore
 
     root = Path(root)
     rng = np.random.default_rng(seed)
     stores = {}
     for modality, dim in (("visual", visual_dim), ("audio", audio_dim)):
-        identity = {"encoder": f"toy-{modality}", "modality": modality, "dim": dim, "fps": 25.0,
-                    "weights_id": "none", "config_hash": "0"}
-        stores[modality] = FeatureStore(root / f"{modality}_store", identity=identity)
+        spec = EncoderSpec(f"toy-{modality}", modality, dim)
+        stores[modality] = FeatureStore(root / f"{modality}_store", spec)
     records = []
     for i, n in enumerate(lengths_frames):
         visual = rng.normal(size=(n, visual_dim)).astype(np.float32)

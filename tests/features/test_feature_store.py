@@ -8,13 +8,13 @@ from avforge.core.errors import AvforgeError
 from avforge.data.manifest import read_manifest
 from avforge.features.extract import Shard, VideoItem, extract
 from avforge.features.registry import build_encoder
+from avforge.features.spec import EncoderSpec
 from avforge.features.store import FeatureStore, key_to_relpath
 from features_clips import write_dataset
 
 
-def identity(dim=3, config_hash="abc"):
-    return {"encoder": "toy", "modality": "visual", "dim": dim, "weights_id": "none",
-            "config_hash": config_hash, "options": {}, "fps": 25.0}
+def identity(dim=3, size=4):
+    return EncoderSpec("toy", "visual", dim, options={"size": size})
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +57,9 @@ def test_truncated_or_wrong_dim_files_are_not_done(tmp_path):
 
 
 def test_a_store_refuses_another_encoder_config(tmp_path):
-    FeatureStore(tmp_path, identity(config_hash="abc"))
-    with pytest.raises(AvforgeError, match="config_hash: 'abc' here vs 'xyz' now"):
-        FeatureStore(tmp_path, identity(config_hash="xyz"))
+    FeatureStore(tmp_path, identity(size=4))
+    with pytest.raises(AvforgeError, match=r"options: \{'size': 4\} vs \{'size': 5\}, here vs now"):
+        FeatureStore(tmp_path, identity(size=5))
     with pytest.raises(AvforgeError, match="no index.json"):
         FeatureStore(tmp_path / "empty")
 
@@ -89,7 +89,7 @@ def test_extract_skips_done_redoes_invalid_and_records_failures(tmp_path, datase
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
     items = dataset + [VideoItem("bad/broken.mp4", broken), VideoItem("bad/missing.mp4", tmp_path / "nope.mp4")]
-    store = FeatureStore(tmp_path / "store", encoder.describe())
+    store = FeatureStore(tmp_path / "store", encoder.spec)
 
     first = extract(items, encoder, store, progress=False)
     assert (first.done, first.skipped, first.failed) == (5, 0, 2)

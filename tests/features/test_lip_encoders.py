@@ -9,6 +9,7 @@ from avforge.features.base import build_seeded
 from avforge.features.conformer import RelPosSelfAttention, relative_sinusoids
 from avforge.features.lip_net import PRESETS, LipReadingNet
 from avforge.features.registry import build_encoder
+from avforge.features.spec import weights_digest
 from features_clips import make_clip
 
 # Spot check: key names and shapes as they appear in the public Auto-AVSR VSR checkpoints
@@ -154,10 +155,11 @@ def test_lip_resnet_encoder_loads_a_checkpoint_file(tmp_path):
     source = build_seeded(lambda: LipReadingNet(PRESETS["small"]), 7)
     torch.save(source.state_dict(), tmp_path / "small.pth")
     enc = build_encoder("lip-resnet", variant="small", checkpoint=str(tmp_path / "small.pth"))
-    assert enc.weights_id.startswith(str(tmp_path))
+    assert (enc.weights.source, enc.weights.name) == ("file", "small.pth")  # a name, never a path
+    assert enc.weights.sha256 == weights_digest(source)
     clip = make_clip(5, seed=1)
     random_init = build_encoder("lip-resnet", variant="small")
-    assert enc.config_hash != random_init.config_hash
+    assert enc.spec.digest() != random_init.spec.digest()
     x = enc.mouth_input(clip)[None]
     with torch.no_grad():
         expected = source.eval()(x, torch.ones(1, 5, dtype=torch.bool))[0].numpy()

@@ -100,7 +100,8 @@ def test_local_folder_loads_offline(tmp_path):
     loaded = build_encoder("hf", model=str(tmp_path / "wavlm-tiny"))
     clip = make_clip(5, seed=5)
     np.testing.assert_allclose(loaded.encode(clip), src.encode(clip), atol=1e-6)
-    assert loaded.weights_id.endswith("wavlm-tiny")
+    assert (loaded.weights.source, loaded.weights.name) == ("file", "wavlm-tiny")
+    assert loaded.weights.sha256 == src.weights.sha256  # the same tensors, loaded from a folder
 
 
 def test_missing_hub_weights_offline_is_one_clear_error(monkeypatch):
