@@ -35,8 +35,9 @@ from avforge.core.errors import AvforgeError
 from avforge.core.fileio import write_json
 from avforge.engine.inference import load_predictor
 from avforge.engine.plot import plot_timeline
-from avforge.engine.video_inference import (
-    CROP_MODES, ChunkConfig, Labels, VideoInferencer, VideoResult, collect_videos)
+from avforge.engine.labels import Labels
+from avforge.engine.video_inference import CROP_MODES, VideoInferencer, VideoResult, collect_videos
+from avforge.features.encode import ChunkConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

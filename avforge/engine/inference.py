@@ -25,7 +25,8 @@ from avforge.engine.rawcache import RawOutput, load_raw, raw_path, save_raw, wri
 from avforge.features.spec import EncoderSpec, spec_from_record
 from avforge.features.store import FeatureStore
 from avforge.models.detector import Detector, build_detector
-from avforge.postprocess.windows import merge_proposals, plan_windows, stitch_frames
+from avforge.core.windows import plan_windows, stitch_frames
+from avforge.postprocess.windows import merge_proposals
 
 
 @dataclass
@@ -86,7 +87,7 @@ def predict_features(pred: Predictor, file: str, visual: np.ndarray, audio: np.n
     """Run the model over (T, Cv) / (T, Ca) features of one video in sliding windows.
 
     Window starts are multiples of the coarsest pyramid stride; frame probabilities are
-    stitched (``postprocess.windows``: equal to whole-clip inference when the overlap is at
+    stitched (``core.windows``: equal to whole-clip inference when the overlap is at
     least twice the receptive field), candidates come from the window owning their midpoint,
     and the video score is the maximum over windows (a forgery anywhere makes the video fake).
     Always fp32. Memory is bounded by ``batch_windows`` x ``window_s``.

@@ -12,7 +12,7 @@ import os
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from avforge.core.errors import AvforgeError
 from avforge.features.base import Encoder
+from avforge.features.encode import ChunkConfig, decode_video, encode_clips, encode_decoded
 from avforge.features.store import FeatureStore
-from avforge.io.media import read_av
 
 
 @dataclass(frozen=True)
@@ -100,15 +100,19 @@ def _reason(exc: BaseException) -> str:
 
 
 def extract(items: list[VideoItem], encoder: Encoder, store: FeatureStore, *, shard: Shard = Shard(0, 1),
-            batch_size: int = 1, workers: int = 2, progress: bool = True) -> ExtractSummary:
-    """Encode this shard's videos that are not yet done into ``store``; failures are recorded."""
+            batch_size: int = 1, workers: int = 2, progress: bool = True,
+            chunk: ChunkConfig = ChunkConfig()) -> ExtractSummary:
+    """Encode this shard's videos that are not yet done into ``store``; failures are recorded.
+
+    Videos are read and encoded as ``avforge infer`` does (``encode.py``, same ``chunk`` plan);
+    the chunks of ``batch_size`` videos share a forward pass."""
     mine = shard.take(items)
     todo = [it for it in mine if not store.has(it.file)]
     summary = ExtractSummary(skipped=len(mine) - len(todo))
-    missing_audio = "error" if encoder.modality == "audio" else "silence"
+    chunk = replace(chunk, missing_audio="error" if encoder.modality == "audio" else "silence")
 
     def load(path):
-        return read_av(path, missing_audio=missing_audio)
+        return decode_video(path, chunk)
 
     start = time.perf_counter()
     desc = f"extract {encoder.name}" + (f" [shard {shard.index}/{shard.count}]" if shard.count > 1 else "")
@@ -116,32 +120,29 @@ def extract(items: list[VideoItem], encoder: Encoder, store: FeatureStore, *, sh
     batch: list = []
 
     def flush():
-        clips = [clip for _, clip in batch]
         try:
-            feats = encoder.encode_batch(clips)
+            feats = iter(encode_clips(encoder, [clip for _, video in batch for clip in video.clips]))
+            parts = [[next(feats) for _ in video.clips] for _, video in batch]
         except Exception:  # noqa: BLE001 - retry one by one to pin the failure on one video
-            feats = [None] * len(batch)
-        for (item, clip), data in zip(batch, feats):
+            parts = [None] * len(batch)
+        for (item, video), part in zip(batch, parts):
             try:
-                data = encoder.encode(clip) if data is None else data
-                if len(data) != len(clip.frames):
-                    raise AvforgeError(f"encoder gave {len(data)} frames for a clip of {len(clip.frames)}")
-                store.save(item.file, data)
+                store.save(item.file, encode_decoded(encoder, video, part))
                 summary.done += 1
-                summary.media_s += clip.duration_s
+                summary.media_s += video.num_frames / encoder.grid.fps
             except Exception as exc:  # noqa: BLE001
                 store.record_failure(item.file, _reason(exc))
                 summary.failed += 1
         bar.update(len(batch))
         batch.clear()
 
-    for item, clip in _prefetched(todo, load, workers, depth=max(2 * batch_size, 4)):
-        if isinstance(clip, BaseException):
-            store.record_failure(item.file, _reason(clip))
+    for item, video in _prefetched(todo, load, workers, depth=max(2 * batch_size, 4)):
+        if isinstance(video, BaseException):
+            store.record_failure(item.file, _reason(video))
             summary.failed += 1
             bar.update(1)
             continue
-        batch.append((item, clip))
+        batch.append((item, video))
         if len(batch) >= batch_size:
             flush()
     if batch:

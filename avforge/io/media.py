@@ -24,6 +24,7 @@ import numpy as np
 
 from avforge.core.errors import AvforgeError
 from avforge.core.timegrid import TimeGrid
+from avforge.core.windows import plan_windows
 from avforge.io.audio_span import read_audio_span
 
 MISSING_AUDIO = ("error", "silence")
@@ -70,10 +71,12 @@ class AVClip:
         return int(self.frames.shape[0])
 
 
-class _Media:
-    """An opened, validated file: decord reader for video, PyAV container for audio."""
+class AVReader:
+    """An open, validated file on one clock (decord for video, PyAV for audio): ``num_frames``
+    grid frames; ``read(start_idx, end_idx)`` decodes only those frames and their audio span.
+    A context manager."""
 
-    def __init__(self, path, missing_audio: str = "error"):
+    def __init__(self, path, missing_audio: str = "error", fps: float = 25.0, sample_rate: int = 16000):
         if missing_audio not in MISSING_AUDIO:
             raise ValueError(f"missing_audio must be one of {MISSING_AUDIO}, got {missing_audio!r}")
         self.path = Path(path)
@@ -84,8 +87,8 @@ class _Media:
             self.video = _open_video(self.path, self.container)
             audio = self.container.streams.audio
             if not audio and missing_audio == "error":
-                raise AvforgeError("no audio stream (use missing_audio='silence' to read it as silence)",
-                                   path=self.path)
+                raise AvforgeError("no audio stream (read it as silence with missing_audio='silence', "
+                                   "--missing-audio silence)", path=self.path)
             self.audio_stream = audio[0] if audio else None
             # (N, 2) start / end of every native frame, seconds, from the demuxed packets.
             self.frame_times_s = np.asarray(self.video.get_frame_timestamp(range(len(self.video))),
@@ -93,6 +96,8 @@ class _Media:
         except BaseException:
             self.container.close()
             raise
+        self.grid, self.sample_rate = TimeGrid(fps), sample_rate
+        self.num_frames = self.grid.num_frames(self.duration_s)
 
     @property
     def duration_s(self) -> float:
@@ -106,8 +111,9 @@ class _Media:
                          has_audio=self.audio_stream is not None,
                          sample_rate=int(self.audio_stream.rate) if self.audio_stream else None)
 
-    def read(self, grid: TimeGrid, sample_rate: int, start_idx: int, end_idx: int) -> AVClip:
+    def read(self, start_idx: int, end_idx: int) -> AVClip:
         """Grid frames ``[start_idx, end_idx)`` and their audio."""
+        grid, sample_rate = self.grid, self.sample_rate
         times_s = np.atleast_1d(grid.time_of(np.arange(start_idx, end_idx)))
         frames = self._frames_at(times_s)
         audio_grid = TimeGrid(sample_rate)
@@ -154,7 +160,7 @@ class _Media:
 
 def probe(path) -> MediaInfo:
     """Container and video-index facts of ``path``; raises AvforgeError on unreadable media."""
-    with _Media(path, missing_audio="silence") as media:
+    with AVReader(path, missing_audio="silence") as media:
         return media.info()
 
 
@@ -166,37 +172,27 @@ def read_av(path, start_s: float | None = None, end_s: float | None = None, *, f
     the end of the video, whichever comes first. ``missing_audio="silence"`` reads a file
     without an audio stream as zeros instead of raising.
     """
-    grid = TimeGrid(fps)
-    with _Media(path, missing_audio) as media:
-        total = grid.num_frames(media.duration_s)
+    with AVReader(path, missing_audio, fps, sample_rate) as media:
+        total, grid = media.num_frames, media.grid
         start_idx = min(grid.index_of(max(start_s, 0.0)), total) if start_s is not None else 0
         end_idx = total if end_s is None else min(grid.num_frames(end_s), total)
         if end_idx <= start_idx:
             raise AvforgeError(f"empty time range [{start_s}, {end_s}) s: the video lasts "
                                f"{media.duration_s:.3f} s", path=path)
-        return media.read(grid, sample_rate, start_idx, end_idx)
+        return media.read(start_idx, end_idx)
 
 
 def iter_windows(path, window_s: float, overlap_s: float = 0.0, *, fps: float = 25.0,
                  sample_rate: int = 16000, missing_audio: str = "error") -> Iterator[AVClip]:
-    """Consecutive clips of ``window_s`` starting every ``window_s - overlap_s`` seconds.
-
-    Windows cover the whole video; the last one may be shorter. Memory is bounded by one window:
-    the file stays open and each window decodes only its own frames and audio span.
-    """
+    """Consecutive clips of ``window_s`` starting every ``window_s - overlap_s`` seconds
+    (``core.windows.plan_windows``); the last one may be shorter. Memory is bounded by one window."""
     grid = TimeGrid(fps)
     window_frames, overlap_frames = grid.num_frames(window_s), grid.num_frames(overlap_s)
     if window_frames <= overlap_frames:
         raise ValueError(f"window_s ({window_s}) must exceed overlap_s ({overlap_s}) by one frame or more")
-    with _Media(path, missing_audio) as media:
-        total = grid.num_frames(media.duration_s)
-        start_idx = 0
-        while True:
-            end_idx = min(start_idx + window_frames, total)
-            yield media.read(grid, sample_rate, start_idx, end_idx)
-            if end_idx >= total:
-                return
-            start_idx += window_frames - overlap_frames
+    with AVReader(path, missing_audio, fps, sample_rate) as reader:
+        for w in plan_windows(reader.num_frames, window_frames, overlap_frames):
+            yield reader.read(w.start_idx, w.end_idx)
 
 
 def _open_container(path: Path):

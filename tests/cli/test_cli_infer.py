@@ -14,16 +14,14 @@ import torch
 from avforge.cli.main import main
 from avforge.core.types import VideoRecord
 from avforge.data.manifest import write_manifest
-from avforge.engine import video_inference
 from avforge.engine.checkpoint import STATE_FILE, list_checkpoints
 from avforge.engine.config import load_experiment
 from avforge.engine.experiment import train_experiment
 from avforge.engine.inference import load_predictor, predict_features
-from avforge.engine.video_inference import ChunkConfig, VideoInferencer, VideoInput
+from avforge.engine.video_inference import VideoInferencer, VideoInput
 from avforge.features.extract import VideoItem, extract
 from avforge.features.registry import build_encoder
 from avforge.features.store import FeatureStore
-from avforge.io.media import read_av
 from avforge.io.writer import write_video
 
 N_FRAMES, SIZE, SPF = 60, 64, 640  # 2.4 s clips, 64x64, 16 kHz / 25 fps
@@ -135,8 +133,8 @@ def test_single_video_table_json_sidecars_and_plot(trained, capsys, tmp_path):
 
 
 def test_features_recomputed_like_the_training_store(trained):
-    """A clip shorter than a chunk is encoded in one piece: the frame probabilities equal the
-    ones predicted from the training stores' features."""
+    """infer reads and encodes a video as extract did (features.encode): the frame probabilities
+    equal the ones predicted from the training stores' features."""
     pred = load_predictor(trained["exp"])
     engine = VideoInferencer(pred)
     file = "train/003.mp4"
@@ -144,30 +142,8 @@ def test_features_recomputed_like_the_training_store(trained):
     want = predict_features(pred, file, trained["stores"]["visual"].load(file).data,
                             trained["stores"]["audio"].load(file).data)
     for key in ("fused", "audio", "visual"):
-        np.testing.assert_allclose(got.raw.frame_probs[key], want.frame_probs[key], atol=1e-5)
-    assert got.raw.video_score == pytest.approx(want.video_score, abs=1e-5)
-
-
-def test_chunked_streaming_and_spilled_features(trained, monkeypatch, tmp_path):
-    """Chunks of 1 s overlapping 0.4 s (starts 0, 0.6, 1.2, ... s; cuts at 0.8, 1.4, ... s): every
-    frame gets the features of the chunk it lies farthest inside; spilling features to a
-    memory-mapped file gives the same numbers as RAM."""
-    pred = load_predictor(trained["exp"])
-    path = trained["root"] / "videos" / "train" / "002.mp4"
-    engine = VideoInferencer(pred, chunk=ChunkConfig(chunk_s=1.0, overlap_s=0.4))
-    n_frames = len(read_av(path).frames)
-    visual, audio = engine.encode(path, n_frames, tmp_path)
-    assert visual.shape == (n_frames, 34) and audio.shape == (n_frames, 32)
-    lip = engine.encoders["visual"]
-    second_chunk = lip.encode(read_av(path, 0.6, 1.6))
-    np.testing.assert_allclose(visual[20:35], second_chunk[5:20], atol=1e-6)
-    whole = lip.encode(read_av(path))
-    assert np.abs(visual[20:35] - whole[20:35]).max() > 1e-3  # per-chunk normalisation is visible
-    monkeypatch.setattr(video_inference, "FEATURES_IN_RAM_BYTES", 0)
-    spilled_v, spilled_a = engine.encode(path, n_frames, tmp_path)
-    assert isinstance(spilled_v, np.memmap)
-    np.testing.assert_array_equal(np.asarray(spilled_v), visual)
-    np.testing.assert_array_equal(np.asarray(spilled_a), audio)
+        np.testing.assert_array_equal(got.raw.frame_probs[key], want.frame_probs[key])
+    assert got.raw.video_score == want.video_score
 
 
 def test_checkpoint_needs_no_store_and_crop_can_change(trained, tmp_path):
@@ -183,15 +159,6 @@ def test_checkpoint_needs_no_store_and_crop_can_change(trained, tmp_path):
     assert detect.crop == "detect" and detect.encoders["visual"].options["crop"] == "detect"
     result = detect.run(video)
     assert len(result.raw.frame_probs["fused"]) == len(trained["stores"]["visual"].load("train/001.mp4").data)
-
-
-def test_chunks_shrink_for_large_frames():
-    """60 s of 1080p RGB frames would take 9.3 GB: with 1 GiB per chunk they get 172 frames."""
-    cfg = ChunkConfig(chunk_s=60.0, overlap_s=4.0)
-    assert cfg.for_frame_size(224, 224) == cfg  # 225 MB: unchanged
-    hd = cfg.for_frame_size(1920, 1080)
-    assert hd.chunk_s == pytest.approx(172 / 25) and hd.overlap_s == pytest.approx(172 / 25 / 4)
-    assert ChunkConfig(max_chunk_mb=1.0).for_frame_size(1920, 1080).chunk_s == 1.0  # never below 1 s
 
 
 def test_folder_with_one_bad_file(trained, capsys, tmp_path):

@@ -4,7 +4,8 @@ import pytest
 
 from avforge.core.errors import AvforgeError
 from avforge.core.types import Proposals
-from avforge.postprocess.windows import Window, merge_proposals, plan_windows, stitch_frames
+from avforge.core.windows import Window, plan_windows, stitch_frames
+from avforge.postprocess.windows import merge_proposals
 
 
 @pytest.mark.parametrize("n", [1, 99, 100, 101, 250, 1000, 1003])
