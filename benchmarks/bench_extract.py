@@ -1,7 +1,7 @@
 """Feature extraction speed per encoder: clips/s, real-time factor, and the AV-Deepfake1M test projection.
 
     python benchmarks/bench_extract.py                  # CPU, every encoder
-    python benchmarks/bench_extract.py --device cuda --batch-size 16
+    python benchmarks/bench_extract.py --device cuda --batch-size 1 16
     python benchmarks/bench_extract.py --encoders logmel lip-light --clips 4
 
 All encoders run side by side in one process on the same synthetic clips (``--duration`` seconds,
@@ -81,6 +81,17 @@ def time_decode(duration_s: float, repeats: int = 3) -> float:
         return (time.perf_counter() - start) / repeats
 
 
+def measure(labels, clips, batch_sizes, device: str):
+    """Yield (label, dim, batch size, seconds per clip) for every encoder and batch size."""
+    specs = encoder_specs()
+    for label in labels:
+        name, opts = specs[label]
+        encoder = build_encoder(name, device=device, **opts)
+        for batch in batch_sizes:
+            yield label, encoder.dim, batch, time_encoder(encoder, clips, batch, device)
+        del encoder
+
+
 def main(argv=None) -> int:
     specs = encoder_specs()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -88,26 +99,22 @@ def main(argv=None) -> int:
     parser.add_argument("--clips", type=int, default=3, help="timed clips per encoder")
     parser.add_argument("--duration", type=float, default=9.0, help="clip length in seconds (assumed mean)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[1], help="one or more batch sizes")
     args = parser.parse_args(argv)
 
-    clips = [synthetic_clip(args.duration, seed=i) for i in range(max(args.clips, args.batch_size))]
+    clips = [synthetic_clip(args.duration, seed=i) for i in range(max(args.clips, *args.batch_size))]
     hw = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {args.device} ({hw}); clip {args.duration:.1f} s (225 frames at 9 s); "
-          f"batch {args.batch_size}; {len(clips)} clips per encoder")
+          f"{len(clips)} clips per encoder and batch size")
     decode_s = time_decode(args.duration)
     print(f"decode (read_av, 224x224 H.264 + AAC): {decode_s * 1000:.0f} ms/clip, "
           f"real-time factor {decode_s / args.duration:.4f}")
-    print(f"{'encoder':<22}{'dim':>6}{'clips/s':>10}{'RTF':>10}{'343k test, h':>15}{'+decode, h':>12}")
-    for label in args.encoders:
-        name, opts = specs[label]
-        encoder = build_encoder(name, device=args.device, **opts)
-        per_clip = time_encoder(encoder, clips, args.batch_size, args.device)
+    print(f"{'encoder':<22}{'dim':>6}{'batch':>6}{'clips/s':>10}{'RTF':>10}{'343k test, h':>15}{'+decode, h':>12}")
+    for label, dim, batch, per_clip in measure(args.encoders, clips, args.batch_size, args.device):
         hours = per_clip * TEST_CLIPS / 3600
         with_decode = (per_clip + decode_s) * TEST_CLIPS / 3600
-        print(f"{label:<22}{encoder.dim:>6}{1 / per_clip:>10.2f}{per_clip / args.duration:>10.4f}"
+        print(f"{label:<22}{dim:>6}{batch:>6}{1 / per_clip:>10.2f}{per_clip / args.duration:>10.4f}"
               f"{hours:>15.1f}{with_decode:>12.1f}")
-        del encoder
     print(f"projection: {TEST_CLIPS:,} clips x {args.duration:.1f} s assumed mean, one process on this device; "
           "divide by the number of GPUs / processes (torchrun) for a sharded run")
     return 0

@@ -118,7 +118,7 @@ def save_checkpoint(root, step: int, model: torch.nn.Module, optimizer: torch.op
     opt_tensors, opt_meta = split_optimizer_state(optimizer)
     save_file(opt_tensors, tmp / OPTIMIZER_FILE)
     write_json(tmp / STATE_FILE, {"format": FORMAT, **state, "optimizer": opt_meta,
-                                  "world_size": ctx.world_size}, indent=1)
+                                  "world_size": ctx.world_size, "backend": ctx.backend}, indent=1)
     if final.exists():
         shutil.rmtree(final)
     tmp.replace(final)

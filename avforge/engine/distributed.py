@@ -17,6 +17,7 @@ class DistContext:
     rank: int
     world_size: int
     device: torch.device
+    backend: str | None = None  # "gloo" / "nccl" inside a torchrun process group, else None
 
     @property
     def is_main(self) -> bool:
@@ -24,7 +25,8 @@ class DistContext:
 
     @property
     def distributed(self) -> bool:
-        return self.world_size > 1
+        """In a process group (DDP, collectives): every torchrun run, even a world of one."""
+        return self.backend is not None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -38,10 +40,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 def init_distributed(device_name: str = "cpu") -> DistContext:
-    """Join the torchrun process group when ``WORLD_SIZE > 1`` (gloo on CPU, nccl on CUDA)."""
+    """Join the torchrun process group (gloo on CPU, nccl on CUDA). Under torchrun a world of one
+    joins too, so one GPU runs the same DDP + NCCL path as many; a plain run stays alone."""
     device = resolve_device(device_name)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
+    if world_size <= 1 and "TORCHELASTIC_RUN_ID" not in os.environ:
         return DistContext(0, 1, device)
     rank = int(os.environ["RANK"])
     if device.type == "cuda":
@@ -49,7 +52,7 @@ def init_distributed(device_name: str = "cpu") -> DistContext:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return DistContext(rank, world_size, device)
+    return DistContext(rank, world_size, device, backend=dist.get_backend())
 
 
 def barrier(ctx: DistContext) -> None:
