@@ -200,14 +200,15 @@ def extraction_rows(sz: Sizes, device: torch.device, rows: list) -> dict:
     return per_clip
 
 
-def infer_rtf(exp: Path, manifest: Path, device: torch.device, work: Path, rows: list, warm: bool) -> float:
+def infer_rtf(exp: Path, manifest: Path, sz: Sizes, device: torch.device, work: Path, rows: list) -> float:
     entries = read_manifest(manifest)
     videos = [str(e.path) for e in entries]
     total_s = sum(e.record.duration_s for e in entries)
-    if warm:  # CUDA context, kernels and weights loaded once before timing
-        cli("infer", videos[0], "--checkpoint", exp, "--device", device, "--out", work / "warm.json", "--no-progress")
+    opts = ["--checkpoint", exp, "--audio-encoder", work / sz.wavlm, "--device", device, "--no-progress"]
+    if sz is FULL:  # CUDA context, kernels and weights loaded once before timing
+        cli("infer", videos[0], *opts, "--out", work / "warm.json")
     t0 = time.perf_counter()
-    cli("infer", *videos, "--checkpoint", exp, "--device", device, "--out", work / "infer.json", "--no-progress")
+    cli("infer", *videos, *opts, "--out", work / "infer.json")
     rtf = (time.perf_counter() - t0) / total_s
     ok = len(json.loads((work / "infer.json").read_text())) == len(videos)
     rows.append(Row("avforge infer", f"{len(videos)} videos, {total_s:.0f} s in all", f"real-time factor {rtf:.4f}", ok))
@@ -252,7 +253,7 @@ def main(argv=None) -> int:
     amp_checks(stores, sz, device, args.work, rows)
     exp = torchrun_check(stores, sz, device, args.work, rows)
     per_clip = extraction_rows(sz, device, rows)
-    rtf = infer_rtf(exp, stores[2], device, args.work, rows, warm=not args.quick)
+    rtf = infer_rtf(exp, stores[2], sz, device, args.work, rows)
     projection_rows(sz, rtf, per_clip, rows)
     print_table(rows, device)
     failed = [r.check for r in rows if r.ok is False]
