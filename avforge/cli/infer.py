@@ -2,7 +2,7 @@
 
     avforge infer clip.mp4 --checkpoint exp/small --plot clip.png
     avforge infer videos/ more.mp4 --checkpoint exp/small --out result.json --plot-dir plots/ \\
-        --labels data/test.jsonl --crop detect --top-k 20
+        --labels data/test.jsonl --crop detect --top-k 20 --html report.html
 
 Folders are searched recursively (.mp4 .avi .mov .mkv .webm); their videos are keyed by their
 path relative to the folder (``test/000001.mp4``), single files by the path as given. Per video:
@@ -14,8 +14,12 @@ Outputs with ``--out result.json`` (all written atomically, after every video is
   only videos that succeeded, so the official evaluator and ``avforge submit`` accept it;
 - ``result.modality.json``: ``{file: ["audio" | "visual" | "both", ...]}``, one label per row of
   ``result.json`` in the same order (the sidecar of ``avforge postprocess``);
-- ``result.details.json``: checkpoint, settings, per video ``video_score`` (probability that it
-  holds a forgery), duration and audio presence, and ``errors``: ``{file: reason}``.
+- ``result.details.json``: checkpoint, encoders, settings, per video ``video_score`` (probability
+  that it holds a forgery), duration, audio presence and ``frames``: every per-frame curve
+  (``html_report.encode_curves``: uint8 base64), and ``errors``: ``{file: reason}``.
+``--html report.html``: interactive pages (``avforge report`` makes them later from the outputs).
+Segment caps: unless ``--top-k`` is given they grow with the video, ``PostprocessConfig.for_duration``
+(the configured cap per started minute; challenge export keeps it fixed).
 Exit status: 0 all videos done; 1 some videos failed (each named on stderr and in
 ``errors``; outputs hold the rest); 2 nothing done (bad checkpoint, arguments, or every video
 failed: no output file is written).
@@ -26,18 +30,21 @@ import argparse
 import sys
 import tempfile
 from dataclasses import asdict, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from tqdm import tqdm
 
+from avforge.cli import report
 from avforge.cli.postprocess import NMS_METHODS, postprocess_config
 from avforge.core.errors import AvforgeError
 from avforge.core.fileio import write_json
+from avforge.engine.html_report import encode_curves, flat_name
 from avforge.engine.inference import load_predictor
 from avforge.engine.plot import plot_timeline
 from avforge.engine.labels import Labels
 from avforge.engine.video_inference import CROP_MODES, VideoInferencer, VideoResult, collect_videos
 from avforge.features.encode import ChunkConfig
+from avforge.postprocess import postprocess
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     plots.add_argument("--plot", type=Path, metavar="PNG", help="timeline plot of the one video given")
     plots.add_argument("--plot-dir", type=Path, metavar="DIR", help="one timeline PNG per video in this folder")
     parser.add_argument("--labels", type=Path, metavar="FILE",
-                        help="ground truth for the plots: manifest .jsonl, LAV-DF metadata.json or "
+                        help="ground truth for the plots and the HTML report: manifest .jsonl, LAV-DF metadata.json or "
                              "AV-Deepfake1M {split}_metadata.json (in its dataset root)")
     parser.add_argument("--crop", choices=CROP_MODES, default="auto",
                         help="mouth crop: auto = as in training (fixed suits face-centred crops like "
@@ -80,6 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--t1", type=float, help="Soft-NMS IoU threshold offset t1 (BA-TFD 0.1968)")
     parser.add_argument("--t2", type=float, help="Soft-NMS IoU threshold t2 (BA-TFD 0.4123)")
     parser.add_argument("--nms-iou", type=float, help="hard NMS IoU threshold")
+    report.add_html_arguments(parser)
     parser.add_argument("--show", type=int, default=5, help="segments printed per video (default %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -116,7 +124,7 @@ def _plot_path(args, file: str) -> Path | None:
     if args.plot:
         return args.plot
     if args.plot_dir:  # "test/000001.mp4" -> test__000001.mp4.png; no "/" or ".." parts
-        return args.plot_dir / ("__".join(p for p in PurePosixPath(file).parts if p not in ("/", ".", "..")) + ".png")
+        return args.plot_dir / (flat_name(file) + ".png")
     return None
 
 
@@ -124,7 +132,8 @@ def write_outputs(out: Path, results: list[VideoResult], errors: dict[str, str],
     """Sidecars first, the result JSON last: a failure leaves no result file behind."""
     write_json(sidecar(out, "modality"), {r.file: list(r.proposals.modality or ()) for r in results})
     videos = {r.file: {"path": str(r.path), "duration_s": r.raw.duration_s, "video_score": r.raw.video_score,
-                       "has_audio": r.has_audio, "segments": len(r.proposals)} for r in results}
+                       "has_audio": r.has_audio, "segments": len(r.proposals), "fps": r.raw.fps,
+                       "frames": encode_curves(r.raw.frame_probs)} for r in results}
     write_json(sidecar(out, "details"), {**info, "videos": videos, "errors": errors}, indent=1)
     write_json(out, {r.file: r.proposals.to_rows() for r in results})
 
@@ -135,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
     videos = collect_videos(args.videos)
     if args.plot and len(videos) != 1:
         raise AvforgeError(f"--plot draws one video, {len(videos)} given: use --plot-dir DIR")
-    for folder in {p.parent for p in (args.out, args.plot) if p} | ({args.plot_dir} if args.plot_dir else set()):
+    outputs = {p.parent for p in (args.out, args.plot, args.html) if p}
+    for folder in outputs | ({args.plot_dir} if args.plot_dir else set()):
         _check_writable(folder)
     chunk = ChunkConfig(args.chunk_s, args.chunk_overlap_s, args.missing_audio, args.max_chunk_mb)
     labels = Labels(args.labels) if args.labels else None
@@ -152,6 +162,10 @@ def run(args: argparse.Namespace) -> int:
     for video in bar:
         try:
             result = engine.run(video)
+            if args.top_k is None:  # outside challenge export the cap grows with the video
+                scaled = post.for_duration(result.raw.duration_s)
+                if scaled != post:
+                    result = replace(result, proposals=postprocess(result.raw.proposals, scaled).sorted())
             plot = _plot_path(args, video.file)
             if plot:
                 truth = labels.find(video.path) if labels else None
@@ -174,13 +188,19 @@ def run(args: argparse.Namespace) -> int:
     if engine.crop == "fixed" and any(w != h for w, h in (r.size for r in results)):
         print("avforge infer: note: the mouth crop is 'fixed' (face-centred square videos); some videos are not "
               "square: --crop detect may suit them better", file=sys.stderr)
+    info = {"checkpoint": str(pred.checkpoint.resolve()), "step": pred.step,
+            "encoders": {m: pred.spec(m).to_dict() for m in ("visual", "audio")},
+            "settings": {"crop": engine.crop, "chunk": asdict(chunk), "infer": asdict(engine.infer),
+                         "postprocess": asdict(post), "caps_scale_with_duration": args.top_k is None}}
     if args.out:
-        info = {"checkpoint": str(pred.checkpoint.resolve()), "step": pred.step,
-                "settings": {"crop": engine.crop, "chunk": asdict(chunk), "infer": asdict(engine.infer),
-                             "postprocess": asdict(post)}}
         write_outputs(args.out, results, errors, info)
         print(f"wrote {args.out} ({len(results)} videos; modality -> {sidecar(args.out, 'modality')}, "
               f"scores and errors -> {sidecar(args.out, 'details')})", file=sys.stderr)
+    if args.html:
+        written = report.write(args.html, report.from_results(results, labels), {**info, "errors": errors},
+                               embed=args.embed)
+        print(f"wrote {args.html}" + (f" and {len(written) - 1} video pages" if len(written) > 1 else ""),
+              file=sys.stderr)
     if errors:
         print(f"avforge infer: {len(errors)} of {len(videos)} videos failed", file=sys.stderr)
         return 1

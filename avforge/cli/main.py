@@ -17,6 +17,7 @@ COMMANDS = {
     "predict": ("avforge.cli.predict", "run a checkpoint over a feature store, caching raw outputs"),
     "postprocess": ("avforge.cli.postprocess", "Soft-NMS raw outputs into proposals JSON"),
     "infer": ("avforge.cli.infer", "localize forgeries in any video(s), no metadata needed"),
+    "report": ("avforge.cli.report", "interactive HTML report pages from an infer result (no re-inference)"),
     "evaluate": ("avforge.cli.evaluate", "score proposals with the official metrics"),
     "submit": ("avforge.cli.submit", "write a challenge submission (json/txt/zip)"),
     "validate-submission": ("avforge.cli.validate_submission", "check a submission file"),

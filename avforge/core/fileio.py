@@ -39,7 +39,7 @@ def atomic_path(path, suffix: str | None = None) -> Iterator[Path]:
 
 def write_text(path, text: str) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_json(path, obj, indent: int | None = None) -> None:

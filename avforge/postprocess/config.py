@@ -1,11 +1,13 @@
 """PostprocessConfig: how raw per-clip proposals become the final scored segments."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from avforge.core.errors import AvforgeError
 
 METHODS = ("soft_nms", "nms", "none")
+CAP_PER_S = 60.0  # outside challenge export, the caps hold per started minute of video (for_duration)
 
 
 @dataclass
@@ -26,3 +28,11 @@ class PostprocessConfig:
             raise AvforgeError(f"postprocess.method must be one of {METHODS}, got {self.method!r}")
         if self.soft_nms_alpha <= 0:
             raise AvforgeError(f"postprocess.soft_nms_alpha must be > 0, got {self.soft_nms_alpha}")
+
+    def for_duration(self, duration_s: float) -> "PostprocessConfig":
+        """This config with ``pre_topk`` and ``max_proposals`` multiplied by the started minutes of a
+        video (``ceil(duration_s / CAP_PER_S)``, at least 1): clips up to a minute keep the challenge
+        caps, an hour keeps 60x as many. ``avforge infer`` uses it unless ``--top-k`` is given;
+        challenge export (``avforge postprocess`` / ``submit``) keeps the fixed caps."""
+        factor = max(1, math.ceil(duration_s / CAP_PER_S))
+        return replace(self, pre_topk=self.pre_topk * factor, max_proposals=self.max_proposals * factor)

@@ -259,3 +259,39 @@ def test_bad_input_is_one_line_exit_2_and_no_output(trained, capsys, tmp_path, c
                 "unknown_encoder": "toy-visual", "no_options": "re-extract its features", "unwritable": "cannot write",
                 "missing_video": "no such file", "plot_of_two": "--plot-dir", "bad_labels": "metadata.json"}[case]
     assert expected in err
+
+
+def html_data(path: Path) -> dict:
+    text = path.read_text(encoding="utf-8")
+    return json.loads(text.split('id="avforge-data">', 1)[1].split("</script>", 1)[0])
+
+
+def test_html_report_from_infer_equals_report_from_its_outputs(trained, capsys, tmp_path):
+    folder = tmp_path / "in" / "train"
+    folder.mkdir(parents=True)
+    for i in (0, 1):
+        shutil.copy(trained["root"] / "videos" / "train" / f"00{i}.mp4", folder)
+    out, html = tmp_path / "res" / "result.json", tmp_path / "pages" / "report.html"
+    rc, _, err = run_cli([folder.parent, "--checkpoint", trained["exp"], "--out", out, "--html", html,
+                          "--labels", trained["manifest"], "--no-progress"], capsys)
+    assert rc == 0, err
+    result = json.loads(out.read_text())
+    pages = {key: html.parent / "report" / f"train__{key[6:]}.html" for key in result}
+    index = html.read_text(encoding="utf-8")
+    details = json.loads((tmp_path / "res" / "result.details.json").read_text())
+    by_score = sorted(result, key=lambda k: -details["videos"][k]["video_score"])
+    assert [index.index(f"report/train__{k[6:]}.html") for k in by_score] == sorted(
+        index.index(f"report/train__{k[6:]}.html") for k in by_score)  # highest fake score first
+    for key, page in pages.items():
+        data = html_data(page)
+        assert set(data["curves"]) >= {"fused", "audio", "visual"} and data["curves"] == details["videos"][key]["frames"]
+        assert np.allclose([row[:3] for row in data["segments"]], result[key], atol=1e-3)
+        assert data["video"]["src"] == f"../../in/{key}" and len(data["crops"]) == min(20, len(result[key]))
+        assert data["truth"]["modify_type"] == ("both_modified" if key.endswith("001.mp4") else "real")
+        assert data["settings"]["encoders"]["audio"]["name"] == "logmel"
+    again = tmp_path / "pages2" / "report.html"
+    assert main(["report", str(out), "--html", str(again), "--labels", str(trained["manifest"])]) == 0
+    for key, page in pages.items():
+        a, b = html_data(page), html_data(again.parent / "report" / page.name)
+        a.pop("generated"), b.pop("generated")
+        assert a == b  # same page, no re-inference
