@@ -9,7 +9,7 @@ import numpy as np
 
 from avforge.core.timegrid import TimeGrid
 from avforge.io.audio_span import read_audio_span
-from avforge.io.media import _Media
+from avforge.io.media import AVReader
 
 PEAK_RATE = 8000  # Hz: enough for a loudness envelope, a third of the work of 16 kHz
 SPAN_S = 60.0
@@ -20,7 +20,7 @@ def audio_peaks(path, n_frames: int, fps: float = 25.0) -> np.ndarray | None:
     when the file has no audio stream."""
     grid = TimeGrid(fps)
     per_frame = int(round(grid.samples_per_frame(PEAK_RATE)))
-    with _Media(path, missing_audio="silence") as media:
+    with AVReader(path, missing_audio="silence") as media:
         if media.audio_stream is None:
             return None
         peaks = np.zeros(n_frames, dtype=np.float32)
@@ -35,5 +35,5 @@ def audio_peaks(path, n_frames: int, fps: float = 25.0) -> np.ndarray | None:
 
 def frames_at(path, times_s) -> np.ndarray:
     """(T, H, W, 3) uint8 RGB: the native frame nearest to each of ``times_s`` (seconds)."""
-    with _Media(path, missing_audio="silence") as media:
+    with AVReader(path, missing_audio="silence") as media:
         return media._frames_at(np.atleast_1d(np.asarray(times_s, dtype=np.float64)))
