@@ -13,6 +13,7 @@ exp_dir=exp/synthetic
 n_clips=1000
 seed=0
 difficulty=0.5
+forgery=artefacts                  # artefacts | mismatch (no artefact: only lips vs speech disagree)
 workers=2
 visual_encoder=lip-light           # lip-light | lip-resnet
 lip_weights=""                     # Auto-AVSR visual checkpoint (switches to lip-resnet)
@@ -26,7 +27,7 @@ top_k=100
 score_threshold=0
 protocol=avdeepfake1m
 ngpu=0
-recipe_options=(train_set stage stop_stage dataset data_root exp_dir n_clips seed difficulty workers
+recipe_options=(train_set stage stop_stage dataset data_root exp_dir n_clips seed difficulty forgery workers
   visual_encoder lip_weights crop audio_encoder audio_layer config nms top_k score_threshold protocol ngpu)
 source recipes/common/parse_options.sh "$@"
 
@@ -36,9 +37,9 @@ else train_split=train; val_split=val; test_split=test
   test_labels="$data_root/hidden_labels/test_metadata.json"  # labels the generator keeps aside
 fi
 test_files=""
-data_options="n_clips seed difficulty"
+data_options="n_clips seed difficulty forgery"
 stage_data() {
   python -m avforge synth --out "$data_root" --n "$n_clips" --seed "$seed" --layout "$dataset" \
-    --difficulty "$difficulty" --workers "$workers" --force
+    --difficulty "$difficulty" --forgery "$forgery" --workers "$workers" --force
 }
 source recipes/common/pipeline.sh

@@ -18,6 +18,8 @@ from avforge.io import crop_mouth, read_av
 
 SMALL = dict(min_duration_s=2.0, max_duration_s=3.0, groups_per_speaker=1)
 LAVDF = SynthConfig(n=8, seed=7, layout="lavdf", **SMALL)
+MISMATCH = SynthConfig(n=16, seed=7, layout="lavdf", forgery="mismatch", **SMALL)
+ARTEFACTS = SynthConfig(n=16, seed=7, layout="lavdf", **SMALL)
 
 
 def _files(root: Path) -> dict:
@@ -27,6 +29,13 @@ def _files(root: Path) -> dict:
 @pytest.fixture(scope="module")
 def lavdf_root(tmp_path_factory):
     return generate(tmp_path_factory.mktemp("synth") / "lavdf", LAVDF, workers=2, progress=False)
+
+
+@pytest.fixture(scope="module")
+def family_roots(tmp_path_factory):
+    """The same 16 clips with artefact forgeries and with mismatch-only forgeries."""
+    return {cfg.forgery: generate(tmp_path_factory.mktemp("synth") / cfg.forgery, cfg, workers=2, progress=False)
+            for cfg in (ARTEFACTS, MISMATCH)}
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +77,17 @@ def test_lavdf_round_trip_media_matches_metadata(lavdf_root):
         assert original.modify_type is ModifyType.REAL and original.split == rec.split
 
 
-def test_forgeries_change_the_forged_modality_only_inside_the_segments(lavdf_root):
+def _forged_pairs(root):
+    """(record, fake clip, original clip) of every fake video."""
+    return [(rec, read_av(root / rec.file), read_av(root / rec.original))
+            for rec in load_lavdf(root) if rec.original is not None]
+
+
+@pytest.mark.parametrize("family", ["artefacts", "mismatch"])
+def test_forgeries_change_the_forged_modality_only_inside_the_segments(family_roots, family):
     seen = set()
-    for rec in load_lavdf(lavdf_root):
-        if rec.original is None:
-            continue
+    for rec, fake, orig in _forged_pairs(family_roots[family]):
         seen.add(rec.modify_type)
-        fake, orig = read_av(lavdf_root / rec.file), read_av(lavdf_root / rec.original)
         n = fake.num_frames
         if rec.modify_type.audio_fake:
             inside = np.repeat(VIDEO_GRID.segments_to_mask(rec.audio_fake_segments, n), 640)
@@ -93,6 +106,54 @@ def test_forgeries_change_the_forged_modality_only_inside_the_segments(lavdf_roo
         else:
             assert np.array_equal(fake.frames, orig.frames)
     assert seen == {ModifyType.AUDIO, ModifyType.VISUAL, ModifyType.BOTH}
+
+
+def _log_f0_ratio(fake: np.ndarray, orig: np.ndarray) -> float:
+    import librosa
+
+    f0 = [np.median(librosa.yin(x.astype(np.float64), fmin=60, fmax=400, sr=SAMPLE_RATE, frame_length=1024))
+          for x in (fake, orig)]
+    return abs(float(np.log(f0[0] / f0[1])))
+
+
+def _mouth_sharpness(frames: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return np.array([cv2.Laplacian(m.astype(np.float32), cv2.CV_32F).var() for m in crop_mouth(frames, gray=True)])
+
+
+def test_mismatch_forgeries_keep_voice_and_image_quality_artefact_forgeries_do_not(family_roots):
+    """Mismatch family: the forged words keep the speaker's pitch and the mouth keeps the frame's
+    sharpness (sensor noise included); the artefact family changes both (so the test can fail)."""
+    stats = {}
+    for family, root in family_roots.items():
+        pitch, sharpness = [], []
+        for rec, fake, orig in _forged_pairs(root):
+            if rec.modify_type.audio_fake:
+                for s, e in rec.audio_fake_segments:
+                    a, b = int(s * SAMPLE_RATE), int(e * SAMPLE_RATE)
+                    pitch.append(_log_f0_ratio(fake.wave[a:b], orig.wave[a:b]))
+            if rec.modify_type.visual_fake:
+                inside = VIDEO_GRID.segments_to_mask(rec.visual_fake_segments, fake.num_frames)
+                sharpness.append(_mouth_sharpness(fake.frames)[inside].mean() /
+                                 _mouth_sharpness(orig.frames)[inside].mean())
+        stats[family] = (np.median(pitch), np.median(sharpness))
+    assert stats["mismatch"][0] < 0.1 and stats["artefacts"][0] > 0.12, stats  # |log F0 ratio|
+    assert 0.7 < stats["mismatch"][1] < 1.4 and stats["artefacts"][1] < 0.5, stats  # Laplacian variance ratio
+
+
+def test_mismatch_lips_move_continuously_across_segment_edges(family_roots):
+    """No jump in the mouth track at a forged segment's edges: frame-to-frame change of the mouth
+    crop at the edges is no larger than inside real speech."""
+    edge, other = [], []
+    for rec, fake, _ in _forged_pairs(family_roots["mismatch"]):
+        if not rec.modify_type.visual_fake:
+            continue
+        motion = np.abs(np.diff(crop_mouth(fake.frames, gray=True).astype(np.float32), axis=0)).mean(axis=(1, 2))
+        edges = {VIDEO_GRID.index_of(t) for seg in rec.visual_fake_segments for t in seg}
+        for i, m in enumerate(motion):
+            (edge if i + 1 in edges else other).append(m)
+    assert np.mean(edge) < 1.5 * np.percentile(other, 90)
 
 
 def test_avdeepfake1m_layout_loads_with_splits_by_speaker(avdf_root):

@@ -28,6 +28,10 @@ from avforge.data.synthetic.visemes import viseme_tracks
 from avforge.io.writer import write_video
 
 CONFIG_NAME = "synth_config.json"
+FORGERIES = ("artefacts", "mismatch")
+# mismatch family, both_modified: the lips follow the new words through an imperfect lip-sync,
+# leading or lagging the new audio by this many frames (120-200 ms)
+LIPSYNC_ERROR_FRAMES = (3, 5)
 VARIANTS = (ModifyType.REAL, ModifyType.VISUAL, ModifyType.AUDIO, ModifyType.BOTH)  # ~25 % real
 _VOICES = ("en", "en-us", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-us-nyc", "en-gb-x-gbclan")
 _VARIANTS = ("", "+m1", "+m3", "+m7", "+f1", "+f2", "+f3", "+f4")
@@ -45,8 +49,11 @@ class SynthConfig:
     max_duration_s: float = 10.0
     size: int = 96  # frame side in pixels
     groups_per_speaker: int = 5  # each group = one real clip + its fake variants
+    forgery: str = "artefacts"  # one of FORGERIES (see avforge/data/synthetic/forge.py)
 
     def __post_init__(self):
+        if self.forgery not in FORGERIES:
+            raise AvforgeError(f"unknown forgery family {self.forgery!r} (expected one of {list(FORGERIES)})")
         if self.layout not in layout.LAYOUTS:
             raise AvforgeError(f"unknown layout {self.layout!r} (expected one of {list(layout.LAYOUTS)})")
         if self.n < 1 or not 0.0 <= self.difficulty <= 1.0 or self.size < 32 or self.size % 2:
@@ -121,9 +128,17 @@ def _forge(cfg: SynthConfig, src: _Source, mt: ModifyType, voice: Voice, rng: np
     strength = 1.0 - 0.7 * cfg.difficulty
     max_words = 1 + int(round(2 * (1 - cfg.difficulty)))
     spans = forge.choose_spans(rng, src.speech.words, int(rng.integers(1, 4)), max_words)
-    reps = [forge.make_replacement(rng, src.speech.words, span, voice, strength) for span in spans]
+    mismatch = cfg.forgery == "mismatch"
+    reps = [forge.make_replacement(rng, src.speech.words, span, voice, strength, same_voice=mismatch)
+            for span in spans]
     frames, wave = src.frames, src.wave
-    if mt.visual_fake:  # lips follow the replacement speech inside the segments
+    if mt.visual_fake and mismatch:  # same renderer, one continuous mouth track, no artefact
+        lag_s = 0.0
+        if mt.audio_fake:
+            lag_s = float(rng.choice([-1, 1]) * rng.integers(LIPSYNC_ERROR_FRAMES[0], LIPSYNC_ERROR_FRAMES[1] + 1)
+                          / VIDEO_GRID.fps)
+        frames = src.renderer.render(src.scene, *viseme_tracks(_lip_phonemes(src, reps, lag_s), len(src.frames)))
+    elif mt.visual_fake:  # lips follow the replacement speech inside the segments
         n_frames = len(src.frames)
         mask = VIDEO_GRID.segments_to_mask([(r.start_s, r.end_s) for r in reps], n_frames)
         fake_open, fake_width = viseme_tracks([p for r in reps for p in r.phonemes], n_frames)
@@ -131,8 +146,20 @@ def _forge(cfg: SynthConfig, src: _Source, mt: ModifyType, voice: Voice, rng: np
                                      np.where(mask, fake_width, src.tracks[1]))
         apply_mouth_artefacts(frames, src.renderer, src.scene, mask, strength, rng)
     if mt.audio_fake:
-        wave = forge.splice_audio(src.wave, src.floor, reps, strength, rng)
+        wave = forge.splice_audio(src.wave, src.floor, reps, strength, rng, clean=mismatch)
     return frames, wave, reps
+
+
+def _lip_phonemes(src: _Source, reps: list, lag_s: float) -> list[Timed]:
+    """The phonemes the lips articulate: the source's outside the spans, the new words' inside
+    (shifted by ``lag_s`` and cut to the span), in time order."""
+    def outside(p):
+        mid = (p.start_s + p.end_s) / 2
+        return not any(r.start_s <= mid < r.end_s for r in reps)
+    inside = [Timed(p.label, max(r.start_s, p.start_s + lag_s), min(r.end_s, p.end_s + lag_s))
+              for r in reps for p in r.phonemes]
+    return sorted([p for p in src.speech.phonemes if outside(p)] + [p for p in inside if p.end_s > p.start_s],
+                  key=lambda p: p.start_s)
 
 
 def _describe(src: _Source, mt: ModifyType, reps: list, speaker: Speaker) -> SynthVideo:
