@@ -2,7 +2,10 @@
 
 Every row trains the same config on the same data with the same budget, then runs predict ->
 postprocess -> evaluate through the CLI (official avdeepfake1m evaluator, the held-out split) and
-reports AP@0.5/0.75/0.95, AR@5, detection AUC and modality attribution accuracy.
+reports AP@0.5/0.75/0.95, AR@5, detection AUC, modality attribution accuracy, and AP@0.5 per
+modify type (audio / visual / both, each scored together with the real videos), so that a
+variant blind to one type cannot hide behind the average. Train time is wall seconds and the
+CPU seconds of the training process (the latter is steadier on a shared machine).
 
     python benchmarks/ablation.py                       # all rows, exp/synthetic paths, test split
     python benchmarks/ablation.py --rows discrepancy bm --set train.epochs=10 --out ablation.json
@@ -10,12 +13,14 @@ reports AP@0.5/0.75/0.95, AR@5, detection AUC and modality attribution accuracy.
 Rows (model overrides on top of avforge/configs/synthetic_small.yaml):
   audio_only / visual_only   one stream only (anchor-free head)
   concat                     both streams, plain concatenation fusion (anchor-free head)
-  discrepancy                both streams, cross-modal discrepancy fusion (anchor-free head) = default
+  discrepancy                both streams, cross-modal discrepancy fusion (anchor-free head)
+  sync                       discrepancy fusion + lip-speech sync branch, pre-trained on real clips
   bm                         discrepancy fusion with the BA-TFD boundary-matching head instead
 """
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import time
@@ -27,11 +32,14 @@ ROWS = {
     "audio_only": ("audio-only (anchor-free)", ["model.fusion=audio_only"]),
     "visual_only": ("visual-only (anchor-free)", ["model.fusion=visual_only"]),
     "concat": ("concatenation fusion (anchor-free)", ["model.fusion=concat"]),
-    "discrepancy": ("discrepancy fusion (anchor-free) = default", []),
+    "discrepancy": ("discrepancy fusion (anchor-free)", ["model.sync=false", "model.sync_pretrain_epochs=0",
+                                                         "model.w_sync=0"]),
+    "sync": ("discrepancy fusion + sync (anchor-free)", ["model.sync=true"]),
     "bm": ("discrepancy fusion, BM head", ["model.boundary_head=bm"]),
 }
 COLUMNS = (("AP@0.50", "AP@0.5"), ("AP@0.75", "AP@0.75"), ("AP@0.95", "AP@0.95"), ("AR@5", "AR@5"),
-           ("AUC", "AUC"), ("attribution", "attribution"))
+           ("AUC", "AUC"), ("attribution", "attribution"), ("audio_modified", "AP@0.5 audio"),
+           ("visual_modified", "AP@0.5 visual"), ("both_modified", "AP@0.5 both"))
 
 
 def _cli(*args: str, log: Path) -> None:
@@ -44,6 +52,11 @@ def _cli(*args: str, log: Path) -> None:
         raise SystemExit(f"avforge {args[0]} failed (exit {done.returncode}); see {log}")
 
 
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_row(name: str, overrides: list[str], args) -> dict:
     """Train, predict, post-process and score one row; returns its metrics and train seconds."""
     row_dir = args.exp_root / name
@@ -54,9 +67,9 @@ def run_row(name: str, overrides: list[str], args) -> dict:
     sets = [f"data.train_manifest={args.manifests}/train.jsonl", f"data.val_manifest={args.manifests}/val.jsonl",
             f"data.visual_store={args.features}/visual", f"data.audio_store={args.features}/audio",
             *overrides, *args.set]
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _children_cpu_s()
     _cli("train", "--config", args.config, "--exp-dir", str(exp), *[a for s in sets for a in ("--set", s)], log=log)
-    train_s = time.perf_counter() - start
+    train_s, train_cpu_s = time.perf_counter() - start, _children_cpu_s() - cpu0
     _cli("predict", "--checkpoint", str(exp), "--manifest", f"{args.manifests}/{args.split}.jsonl",
          "--out", str(raw), log=log)
     _cli("postprocess", "--raw", str(raw), "--out", str(props), log=log)
@@ -65,20 +78,22 @@ def run_row(name: str, overrides: list[str], args) -> dict:
          "--detection", str(props.with_name("video_scores.json")),
          "--modality", str(props.with_name(f"{args.split}.modality.json")), "--out", str(metrics_path), log=log)
     report = read_json(metrics_path)
+    per_type = {t["modify_type"]: t["ap50"] for t in report.get("per_type") or ()}
     return {"row": ROWS[name][0], "overrides": overrides, "train_s": round(train_s, 1),
-            "metrics": {key: report["metrics"].get(key) for key, _ in COLUMNS},
+            "train_cpu_s": round(train_cpu_s, 1), "per_type": report.get("per_type"),
+            "metrics": {key: report["metrics"].get(key, per_type.get(key)) for key, _ in COLUMNS},
             "attribution_matched": report["metrics"].get("attribution_matched"), "split": report["split"],
             "protocol": report["protocol"]}
 
 
 def markdown(results: list[dict], split: str, extra: list[str], data: str) -> str:
-    head = "| variant | " + " | ".join(title for _, title in COLUMNS) + " | train s |"
+    head = "| variant | " + " | ".join(title for _, title in COLUMNS) + " | train s (CPU s) |"
     lines = [f"Data {data}, split {split}, official avdeepfake1m evaluator"
              + (f"; every row with {' '.join(extra)}" if extra else ""), "", head,
              "|" + "---|" * (len(COLUMNS) + 2)]
     for r in results:
         cells = ["-" if r["metrics"][k] is None else f"{r['metrics'][k]:.3f}" for k, _ in COLUMNS]
-        lines.append(f"| {r['row']} | " + " | ".join(cells) + f" | {r['train_s']:.0f} |")
+        lines.append(f"| {r['row']} | " + " | ".join(cells) + f" | {r['train_s']:.0f} ({r['train_cpu_s']:.0f}) |")
     return "\n".join(lines)
 
 
@@ -90,6 +105,7 @@ def main(argv=None) -> int:
     p.add_argument("--features", type=Path, default=Path("exp/synthetic/features"))
     p.add_argument("--split", default="test", help="manifest split to score (default test)")
     p.add_argument("--labels", type=Path, default=Path("data/synthetic/hidden_labels/test_metadata.json"))
+    p.add_argument("--data-name", default="", help="how the table names the data (default: the manifests folder)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override applied to every row (e.g. a reduced equal budget: train.epochs=10)")
     p.add_argument("--exp-root", type=Path, default=Path("exp/ablation"))
@@ -100,7 +116,7 @@ def main(argv=None) -> int:
         print(f"[{name}] training ...", flush=True)
         results.append(run_row(name, ROWS[name][1], args))
         print(f"[{name}] {results[-1]['metrics']} ({results[-1]['train_s']:.0f} s)", flush=True)
-    table = markdown(results, args.split, args.set, str(args.manifests))
+    table = markdown(results, args.split, args.set, args.data_name or str(args.manifests))
     print(table)
     write_json(args.out, {"split": args.split, "evaluator": "avdeepfake1m (official-exact)", "config": args.config,
                           "common_overrides": args.set, "rows": results, "markdown": table}, indent=2)

@@ -1,10 +1,12 @@
 """Wire an ExperimentConfig to data, features and the Detector, then train it."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from avforge.core.config import save_config, to_dict
 from avforge.core.errors import AvforgeError
+from avforge.core.types import ModifyType
 from avforge.data.dataset import FeatureDataset, collate
 from avforge.data.manifest import read_manifest
 from avforge.engine.config import ExperimentConfig
@@ -12,6 +14,9 @@ from avforge.engine.distributed import process_group
 from avforge.engine.trainer import Trainer
 from avforge.features.store import FeatureStore
 from avforge.models.detector import build_detector
+from avforge.models.sync import SyncPretrainModel, load_sync_weights
+
+SYNC_DIR = "sync"  # the sync stage's own experiment folder inside the detector's
 
 
 def open_store(root: str, missing: str) -> FeatureStore:
@@ -22,15 +27,38 @@ def open_store(root: str, missing: str) -> FeatureStore:
 
 
 def feature_dataset(manifest, visual: FeatureStore, audio: FeatureStore, max_frames: int | None,
-                    seed: int = 0) -> FeatureDataset:
-    """Dataset of a manifest; every video must have features in both stores (checked up front)."""
+                    seed: int = 0, real_only: bool = False) -> FeatureDataset:
+    """Dataset of a manifest (``real_only``: its real videos); every video must have features in
+    both stores (checked up front)."""
     entries = read_manifest(manifest)
+    if real_only:
+        entries = [e for e in entries if e.record.modify_type is ModifyType.REAL]
     for store, name in ((visual, "visual"), (audio, "audio")):
         missing = [e.record.file for e in entries if not store.path_of(e.record.file).is_file()]
         if missing:
             raise AvforgeError(f"{len(missing)} video(s) of {manifest} have no {name} features, e.g. "
                                f"{missing[:3]} (run avforge extract first)", path=store.root)
     return FeatureDataset(entries, visual, audio, max_frames=max_frames, seed=seed)
+
+
+def _pretrain_sync(cfg: ExperimentConfig, sync_dir: Path, visual: FeatureStore, audio: FeatureStore, ctx,
+                   run_info: dict) -> dict | None:
+    """Self-supervised sync training on the real training clips (``model.sync_pretrain_epochs``,
+    resumable in ``sync_dir``); returns its final weights, or None when the config has no such stage."""
+    m = cfg.model
+    if not m.sync_pretrain_epochs:
+        return None
+    real = feature_dataset(cfg.data.train_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed, real_only=True)
+    real_val = (feature_dataset(cfg.data.val_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed,
+                                real_only=True) if cfg.data.val_manifest else None)
+    if ctx.is_main:
+        print(f"sync stage: {m.sync_pretrain_epochs} epochs on {len(real)} real clips", flush=True)
+    trainer = Trainer(lambda: SyncPretrainModel(visual.dim, audio.dim, m.sync_dim, m.sync_max_offset_frames,
+                                                m.sync_exclude_frames, m.sync_temperature),
+                      real, replace(cfg.train, epochs=m.sync_pretrain_epochs), sync_dir, collate_fn=collate, ctx=ctx,
+                      val_set=real_val, run_info=run_info)
+    trainer.fit()
+    return trainer.model.state_dict()
 
 
 def train_experiment(cfg: ExperimentConfig, exp_dir, device: str = "cpu") -> list[dict]:
@@ -47,7 +75,14 @@ def train_experiment(cfg: ExperimentConfig, exp_dir, device: str = "cpu") -> lis
         run_info = {"config": to_dict(cfg),
                     "model_args": {"visual_dim": visual.dim, "audio_dim": audio.dim},
                     "features": {"visual": visual.spec.to_dict(), "audio": audio.spec.to_dict()}}
-        trainer = Trainer(lambda: build_detector(cfg.model, visual.dim, audio.dim), train_set, cfg.train, exp_dir,
+        sync_weights = _pretrain_sync(cfg, exp_dir / SYNC_DIR, visual, audio, ctx, run_info)
+
+        def detector():
+            model = build_detector(cfg.model, visual.dim, audio.dim)
+            if sync_weights is not None:
+                load_sync_weights(model, sync_weights)
+            return model
+        trainer = Trainer(detector, train_set, cfg.train, exp_dir,
                           collate_fn=collate, ctx=ctx, val_set=val_set, run_info=run_info)
         if ctx.is_main:  # after the Trainer checked that a resumed folder holds the same config
             save_config(cfg, exp_dir / "config.yaml")

@@ -99,7 +99,7 @@ def predict_features(pred: Predictor, file: str, visual: np.ndarray, audio: np.n
     if not windows:
         raise AvforgeError(f"no feature frames for {file!r}")
     width = max(w.num_frames for w in windows)
-    probs: dict[str, list[np.ndarray]] = {"fused": [], "audio": [], "visual": []}
+    probs: dict[str, list[np.ndarray]] = {}
     proposals, video_scores = [], []
     for i in range(0, len(windows), infer.batch_windows):
         group = windows[i:i + infer.batch_windows]
@@ -117,7 +117,7 @@ def predict_features(pred: Predictor, file: str, visual: np.ndarray, audio: np.n
                                               dtype=torch.float64)).to(pred.device)
         out = pred.model(batch)
         for key, value in out.frame_probs().items():
-            probs[key].extend(value[j, :w.num_frames].float().cpu().numpy() for j, w in enumerate(group))
+            probs.setdefault(key, []).extend(value[j, :w.num_frames].float().cpu().numpy() for j, w in enumerate(group))
         proposals.extend(pred.model.decode(out, batch))
         video_scores.extend(out.video_scores().float().cpu().tolist())
     return RawOutput(file=file, frame_probs={k: stitch_frames(windows, c, n) for k, c in probs.items()},

@@ -2,7 +2,8 @@
 
 Panels (shared time axis, seconds):
 1. per-frame fake probability of the audio, visual and fused heads (0..1), ground-truth fake
-   segments shaded behind them when known;
+   segments shaded behind them when known, and (models with a sync branch) the lip-speech
+   agreement as a dashed green line: where it drops, lips and speech stop agreeing;
 2. the highest-scoring predicted segments as bars at the height of their score, coloured by
    the modality they are attributed to;
 3. (with labels) the ground truth per modality: audio-fake and visual-fake lanes.
@@ -21,14 +22,16 @@ from avforge.core.fileio import atomic_path  # noqa: E402
 from avforge.core.timegrid import TimeGrid  # noqa: E402
 from avforge.core.types import Proposals, VideoRecord  # noqa: E402
 
-COLORS = {"audio": "tab:orange", "visual": "tab:blue", "both": "tab:purple", "fused": "black", "truth": "tab:red"}
+COLORS = {"audio": "tab:orange", "visual": "tab:blue", "both": "tab:purple", "fused": "black", "truth": "tab:red",
+          "sync": "tab:green"}
 
 
 def plot_timeline(path, frame_probs: dict[str, np.ndarray], proposals: Proposals, *, fps: float = 25.0,
                   truth: VideoRecord | None = None, title: str = "", max_segments: int = 10) -> Path:
     """Write the timeline PNG to ``path`` atomically; returns ``path``.
 
-    ``frame_probs``: "audio" / "visual" / "fused" -> (T,) probabilities on a ``fps`` grid.
+    ``frame_probs``: "audio" / "visual" / "fused" -> (T,) probabilities on a ``fps`` grid; an
+    optional "sync" (T,) lip-speech agreement in [0, 1] is drawn too.
     ``proposals``: post-processed segments (seconds) with modality; the ``max_segments``
     best are drawn. ``truth``: the labelled record, or None when unknown.
     """
@@ -46,11 +49,13 @@ def plot_timeline(path, frame_probs: dict[str, np.ndarray], proposals: Proposals
                 ax.axvspan(start_s, end_s, color=COLORS["truth"], alpha=0.12, lw=0)
         for key, width in (("audio", 1.2), ("visual", 1.2), ("fused", 1.8)):
             ax.plot(t, frame_probs[key], color=COLORS[key], lw=width, label=f"{key} p(fake)")
+        if "sync" in frame_probs:
+            ax.plot(t, frame_probs["sync"], color=COLORS["sync"], lw=1.2, ls="--", label="lip-speech agreement")
         if truth is not None:
             ax.plot([], [], color=COLORS["truth"], alpha=0.3, lw=6, label="true fake")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_ylabel("per-frame p(fake)")
-        ax.legend(loc="upper right", fontsize=8, ncol=4)
+        ax.set_ylabel("per frame")
+        ax.legend(loc="upper right", fontsize=8, ncol=5)
         ax.set_title(title, fontsize=10)
 
         ax = axes[1]

@@ -5,7 +5,8 @@ Layout of a raw folder::
     index.json                       format, checkpoint, config, features, files, complete
     videos/<file key>.safetensors    one per video (the key's folders mirrored)
 
-Tensors of a video file: ``frame_probs.fused|audio|visual`` (T,) float32 on the 25 fps grid,
+Tensors of a video file: ``frame_probs.fused|audio|visual`` (T,) float32 on the 25 fps grid
+(and ``frame_probs.sync``, the lip-speech agreement, from a model with a sync branch),
 ``proposals.scores|starts_s|ends_s`` (N,) float64 in absolute seconds, sorted by score,
 ``proposals.modality`` (N,) int64 ids into ``core.batch.MODALITIES``, ``video_score`` (1,)
 float64. Metadata: ``file``, ``fps``, ``duration_s``. No pickle anywhere.
@@ -29,6 +30,7 @@ from avforge.features.store import key_to_relpath
 FORMAT = "avforge-raw/1"
 INDEX = "index.json"
 FRAME_KEYS = ("fused", "audio", "visual")
+OPTIONAL_FRAME_KEYS = ("sync",)
 
 
 @dataclass
@@ -36,7 +38,7 @@ class RawOutput:
     """Everything the network said about one video, before suppression."""
 
     file: str
-    frame_probs: dict[str, np.ndarray]  # FRAME_KEYS -> (T,) float32, 25 fps grid
+    frame_probs: dict[str, np.ndarray]  # FRAME_KEYS (+ OPTIONAL_FRAME_KEYS) -> (T,) float32, 25 fps grid
     proposals: Proposals  # pre-NMS candidates, absolute seconds, with modality
     video_score: float  # probability that the video contains a forgery
     duration_s: float
@@ -51,7 +53,7 @@ def save_raw(raw_dir, raw: RawOutput) -> Path:
     p = raw.proposals
     modality = [MODALITIES.index(m) for m in (p.modality or ("both",) * len(p))]
     tensors = {f"frame_probs.{k}": torch.from_numpy(np.ascontiguousarray(raw.frame_probs[k], dtype=np.float32))
-               for k in FRAME_KEYS}
+               for k in FRAME_KEYS + OPTIONAL_FRAME_KEYS if k in raw.frame_probs}
     tensors.update({
         "proposals.scores": torch.from_numpy(np.asarray(p.scores, dtype=np.float64).copy()),
         "proposals.starts_s": torch.from_numpy(np.asarray(p.starts_s, dtype=np.float64).copy()),
@@ -78,7 +80,8 @@ def load_raw(raw_dir, file: str) -> RawOutput:
         raise AvforgeError(f"raw output belongs to {meta.get('file')!r}, expected {file!r}", path=path)
     proposals = Proposals(t["proposals.scores"].numpy(), t["proposals.starts_s"].numpy(), t["proposals.ends_s"].numpy(),
                           tuple(MODALITIES[i] for i in t["proposals.modality"].tolist()))
-    return RawOutput(file, {k: t[f"frame_probs.{k}"].numpy() for k in FRAME_KEYS}, proposals,
+    curves = {k: t[f"frame_probs.{k}"].numpy() for k in FRAME_KEYS + OPTIONAL_FRAME_KEYS if f"frame_probs.{k}" in t}
+    return RawOutput(file, curves, proposals,
                      float(t["video_score"][0]), float(meta["duration_s"]), float(meta["fps"]))
 
 

@@ -23,6 +23,15 @@ class DetectorConfig:
     fusion: str = "discrepancy"  # one of FUSIONS ("audio_only"/"visual_only" ignore the other stream)
     attn_window_frames: int = 4  # cross-attention looks +-this many steps around each step (per level)
     attn_heads: int = 4
+    # --- lip-speech synchrony (avforge/models/sync.py) ---
+    sync: bool = False  # sync towers whose offset curve (cosines at -K..K frames) joins every fused level
+    sync_dim: int = 64  # sync embedding width
+    sync_max_offset_frames: int = 6  # K: offsets of the curve, +-K frames (+-0.24 s)
+    sync_pretrain_epochs: int = 0  # epochs of self-supervised sync training on the REAL training clips
+    # before the detector trains (avforge train does both; 0 = learn sync only with the detector)
+    sync_exclude_frames: int = 2  # InfoNCE: same-clip frames this close to the positive are ignored
+    sync_temperature: float = 0.1
+    w_sync: float = 0.0  # the same InfoNCE on the real clips of each detector batch (keeps sync honest)
     # --- temporal pyramid (fused hierarchically, coarse-to-fine) ---
     pyramid_strides: tuple[int, ...] = (1, 2, 4, 8)  # cumulative stride of each level; each x2 the last
     # Anchor-free assignment: level l takes a segment whose largest start/end distance (frames)
@@ -75,6 +84,12 @@ class DetectorConfig:
             raise AvforgeError("model.regress_ranges_frames needs one (low, high) pair per pyramid level")
         if self.kernel_size % 2 != 1:
             raise AvforgeError(f"model.kernel_size must be odd, got {self.kernel_size}")
+        if self.sync_max_offset_frames < 0 or self.sync_pretrain_epochs < 0 or self.sync_exclude_frames < 0:
+            raise AvforgeError("model.sync_max_offset_frames, sync_pretrain_epochs and sync_exclude_frames must be >= 0")
+        if (self.sync_pretrain_epochs or self.w_sync) and not self.sync:
+            raise AvforgeError("model.sync_pretrain_epochs / model.w_sync need model.sync: true")
+        if self.sync and not (self.uses_audio and self.uses_visual):
+            raise AvforgeError(f"model.sync needs both modalities (fusion {self.fusion!r} uses one)")
         if self.dim % self.attn_heads:
             raise AvforgeError(f"model.dim ({self.dim}) must be divisible by model.attn_heads ({self.attn_heads})")
 

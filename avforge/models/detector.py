@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from avforge.core.batch import Batch
@@ -12,9 +13,10 @@ from avforge.models.config import DetectorConfig
 from avforge.models.decode import decode_proposals
 from avforge.models.fusion import PyramidFusion
 from avforge.models.heads import AnchorFreeHead, BoundaryMatchingHead, FrameHeads, VideoHead
-from avforge.models.layers import ModalityEncoder
+from avforge.models.layers import ModalityEncoder, apply_mask
 from avforge.models.outputs import DetectorOutput
 from avforge.models.refine import BoundaryRefiner
+from avforge.models.sync import SyncNet, sync_nce_loss
 from avforge.models.targets import anchor_free_targets, bm_iou_targets, make_points, segments_to_frames
 
 
@@ -39,6 +41,9 @@ class Detector(nn.Module):
         self.refiner = (BoundaryRefiner(cfg.dim, cfg.refine_window_frames)
                         if cfg.uses_anchor_free and cfg.refine_boundaries else None)
         self.bm = BoundaryMatchingHead(cfg.dim, cfg.bm_dim, cfg.bm_max_duration_frames) if cfg.uses_bm else None
+        self.sync = SyncNet(visual_dim, audio_dim, cfg.sync_dim, cfg.sync_max_offset_frames) if cfg.sync else None
+        self.sync_proj = (nn.Sequential(nn.Linear(self.sync.n_offsets, cfg.dim), nn.GELU(), nn.Linear(cfg.dim, cfg.dim))
+                          if cfg.sync else None)
 
     def _check(self, batch: Batch) -> None:
         for name, dim in (("visual", self.visual_dim), ("audio", self.audio_dim)):
@@ -54,12 +59,17 @@ class Detector(nn.Module):
         aud, a_masks = (self.audio_encoder(batch.audio.float(), mask) if self.audio_encoder else (None, None))
         masks = masks or a_masks
         fused = self.fusion(vis or [None] * n_levels, aud or [None] * n_levels, masks)
+        sync = {}
+        if self.sync is not None:
+            sync["sync_visual"], sync["sync_audio"] = self.sync(batch.visual, batch.audio, mask)
+            sync["sync_curve"] = self.sync.offset_curve(sync["sync_visual"], sync["sync_audio"], mask)
+            fused = add_to_levels(fused, masks, self.sync_proj(sync["sync_curve"]), self.cfg.pyramid_strides)
         frame, audio_logits, visual_logits = self.frame_heads(fused[0], vis[0] if vis else None,
                                                               aud[0] if aud else None)
         out = DetectorOutput(
             mask=mask, frame_logits=frame, audio_logits=audio_logits, visual_logits=visual_logits,
             video_logits=self.video_head(fused[0], mask),
-            visual_embed=vis[0] if vis else None, audio_embed=aud[0] if aud else None)
+            visual_embed=vis[0] if vis else None, audio_embed=aud[0] if aud else None, **sync)
         if self.anchor_free is not None:
             points, strides, levels = make_points([f.shape[1] for f in fused], self.cfg.pyramid_strides, mask.device)
             out.point_frames, out.point_strides, out.point_levels = points, strides, levels
@@ -87,6 +97,10 @@ class Detector(nn.Module):
         if out.visual_embed is not None and out.audio_embed is not None and cfg.w_contrastive > 0:
             terms["contrastive"] = cfg.w_contrastive * losses.av_contrastive_loss(
                 out.visual_embed, out.audio_embed, batch.frame_labels, mask, cfg.contrastive_margin)
+        if out.sync_curve is not None and cfg.w_sync > 0:
+            real_clip = (video_labels == 0).unsqueeze(1) & mask
+            terms["sync"] = cfg.w_sync * sync_nce_loss(out.sync_visual, out.sync_audio, real_clip,
+                                                       cfg.sync_exclude_frames, cfg.sync_temperature)
         segs_frames = [segments_to_frames(s).to(mask.device) for s in batch.segments]
         if out.cls_logits is not None:
             terms.update(self._anchor_free_loss(out, segs_frames, batch.segment_modality))
@@ -127,6 +141,15 @@ class Detector(nn.Module):
         return decode_proposals(out, batch,
                                 self.cfg.decode_topk if topk is None else topk,
                                 self.cfg.decode_min_score if min_score is None else min_score)
+
+
+def add_to_levels(fused: list, masks: list, x: torch.Tensor, strides) -> list:
+    """Add the per-frame (B, T, C) ``x`` to every pyramid level, average-pooled to its stride."""
+    out = []
+    for f, m, stride in zip(fused, masks, strides):
+        pooled = x if stride == 1 else F.avg_pool1d(x.transpose(1, 2), stride, stride, ceil_mode=True).transpose(1, 2)
+        out.append(apply_mask(f + pooled[:, :f.shape[1]], m))
+    return out
 
 
 def build_detector(cfg: DetectorConfig, visual_dim: int, audio_dim: int) -> Detector:

@@ -20,6 +20,10 @@ class DetectorOutput:
     video_logits: torch.Tensor  # (B,) video-level fake logit (pooled head)
     visual_embed: torch.Tensor | None = None  # (B, T, C) visual encoding (contrastive loss); None if unused
     audio_embed: torch.Tensor | None = None  # (B, T, C) audio encoding; None if unused
+    # lip-speech synchrony (None without model.sync)
+    sync_visual: torch.Tensor | None = None  # (B, T, D) unit visual sync embeddings
+    sync_audio: torch.Tensor | None = None  # (B, T, D) unit audio sync embeddings
+    sync_curve: torch.Tensor | None = None  # (B, T, 2K + 1) cos(visual_t, audio_{t+k}), k = -K..K
     # anchor-free head (None without it)
     point_frames: torch.Tensor | None = None  # (L,) location centre, fractional frame position
     point_strides: torch.Tensor | None = None  # (L,) stride (frames) of the location's level
@@ -34,11 +38,15 @@ class DetectorOutput:
     bm_logits: torch.Tensor | None = None  # (B, D, T): [d, t] scores proposal frames [t, t + d + 1)
 
     def frame_probs(self) -> dict[str, torch.Tensor]:
-        """Per-frame fake probabilities (B, T), zero on padding: keys fused, audio, visual."""
+        """Per-frame curves (B, T), zero on padding: fake probabilities ``fused``, ``audio``, ``visual``,
+        and with a sync model ``sync``, the lip-speech agreement: cos(visual_t, audio_t) clipped to [0, 1]."""
         m = self.mask.to(self.frame_logits.dtype)
-        return {"fused": torch.sigmoid(self.frame_logits) * m,
-                "audio": torch.sigmoid(self.audio_logits) * m,
-                "visual": torch.sigmoid(self.visual_logits) * m}
+        probs = {"fused": torch.sigmoid(self.frame_logits) * m,
+                 "audio": torch.sigmoid(self.audio_logits) * m,
+                 "visual": torch.sigmoid(self.visual_logits) * m}
+        if self.sync_curve is not None:
+            probs["sync"] = self.sync_curve[..., self.sync_curve.shape[-1] // 2].clamp(0, 1) * m
+        return probs
 
     def video_scores(self) -> torch.Tensor:
         """(B,) probability that the clip contains a forgery."""

@@ -1,0 +1,82 @@
+"""Lip-speech sync: learned on real clips only, it separates agreeing from disagreeing streams."""
+import torch
+
+from avforge.models import DetectorConfig, build_detector
+from avforge.models.sync import SyncPretrainModel, load_sync_weights, sync_nce_loss
+from planted_features import AUDIO_DIM, VISUAL_DIM, PlantedGenerator
+
+TINY = dict(dim=16, attn_heads=2, encoder_layers=1, head_layers=1)
+
+
+def _agreement_gap(model, batch) -> float:
+    """Mean cos(visual_t, audio_t) on real frames minus on frames where one stream was swapped."""
+    with torch.no_grad():
+        out = model(batch)
+        cos = model.sync.offset_curve(out.visual, out.audio, out.mask)[..., model.sync.max_offset_frames]
+    fake = batch.frame_labels.bool()
+    return float(cos[~fake].mean() - cos[fake].mean())
+
+
+def test_sync_trained_on_real_clips_only_flags_swapped_content():
+    torch.manual_seed(0)
+    model = SyncPretrainModel(VISUAL_DIM, AUDIO_DIM, dim=16, max_offset_frames=3, exclude_frames=1, temperature=0.1)
+    test = PlantedGenerator(seed=99).batch(8, 60, max_segments=2)
+    assert test.frame_labels.sum() > 20
+    untrained_gap = _agreement_gap(model, test)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    gen = PlantedGenerator(seed=1)
+    for _ in range(60):
+        real = gen.batch(8, 48, max_segments=0)  # no forgery is ever seen
+        loss = model.loss(model(real), real)["total"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    gap = _agreement_gap(model, test)
+    assert gap > 0.3 and gap > untrained_gap + 0.25, (gap, untrained_gap)
+    # the offset curve peaks at 0 on real frames
+    with torch.no_grad():
+        out = model(test)
+        curve = model.sync.offset_curve(out.visual, out.audio, out.mask)[~test.frame_labels.bool()]
+    assert int(curve.mean(0).argmax()) == 3
+
+
+def test_nce_ignores_near_neighbours_and_needs_two_frames():
+    v = torch.nn.functional.normalize(torch.randn(1, 5, 4), dim=-1)
+    mask = torch.zeros(1, 5, dtype=torch.bool)
+    mask[0, 2] = True
+    assert float(sync_nce_loss(v, v, mask)) == 0.0
+    mask[:] = True
+    # with every other frame excluded as a near neighbour, the positive is alone: loss 0
+    assert float(sync_nce_loss(v, v, mask, exclude_frames=4)) == 0.0
+    assert float(sync_nce_loss(v, v, mask, exclude_frames=0)) > 0.0
+
+
+def test_detector_with_sync_trains_and_exposes_the_curve():
+    torch.manual_seed(0)
+    cfg = DetectorConfig(sync=True, sync_dim=8, sync_max_offset_frames=2, w_sync=0.5, **TINY)
+    model = build_detector(cfg, VISUAL_DIM, AUDIO_DIM)
+    batch = PlantedGenerator(seed=3).batch(3, 40, max_segments=1)
+    batch.segments[0] = batch.segments[0][:0]  # one clip is real, so the sync term has frames
+    out = model(batch)
+    assert out.sync_curve.shape == (3, 40, 5)
+    probs = out.frame_probs()
+    assert set(probs) == {"fused", "audio", "visual", "sync"}
+    assert torch.allclose(probs["sync"], out.sync_curve[..., 2].clamp(0, 1))
+    terms = model.loss(out, batch)
+    assert float(terms["sync"].detach()) > 0
+    terms["total"].backward()
+    for name in ("sync.visual.out.weight", "sync.audio.out.weight", "sync_proj.0.weight"):
+        assert dict(model.named_parameters())[name].grad.abs().sum() > 0, name
+
+
+def test_pretrained_sync_weights_load_into_the_detector():
+    torch.manual_seed(0)
+    pre = SyncPretrainModel(VISUAL_DIM, AUDIO_DIM, dim=8, max_offset_frames=2, exclude_frames=1, temperature=0.1)
+    model = build_detector(DetectorConfig(sync=True, sync_dim=8, sync_max_offset_frames=2, **TINY), VISUAL_DIM, AUDIO_DIM)
+    batch = PlantedGenerator(seed=4).batch(2, 30)
+    before = model(batch).sync_curve
+    load_sync_weights(model, pre.state_dict())
+    after = model(batch).sync_curve
+    o = pre(batch)
+    assert not torch.allclose(before, after)
+    assert torch.allclose(after, pre.sync.offset_curve(o.visual, o.audio, o.mask), atol=1e-6)
