@@ -34,7 +34,8 @@ ROWS = {
     "concat": ("concatenation fusion (anchor-free)", ["model.fusion=concat"]),
     "discrepancy": ("discrepancy fusion (anchor-free)", ["model.sync=false", "model.sync_pretrain_epochs=0",
                                                          "model.w_sync=0"]),
-    "sync": ("discrepancy fusion + sync (anchor-free)", ["model.sync=true"]),
+    "sync": ("discrepancy fusion + sync (anchor-free)", ["model.sync=true", "model.sync_pretrain_epochs=30",
+                                                         "model.w_sync=0.5"]),
     "bm": ("discrepancy fusion, BM head", ["model.boundary_head=bm"]),
 }
 COLUMNS = (("AP@0.50", "AP@0.5"), ("AP@0.75", "AP@0.75"), ("AP@0.95", "AP@0.95"), ("AR@5", "AR@5"),
