@@ -6,6 +6,7 @@
     torchrun --nproc_per_node 8 -m avforge extract ... --device cuda   # each rank takes its shard
 
 Re-running skips videos already done; ``--shard i/n`` splits the work across independent jobs.
+``--dtype float16 --layout packed``: half the bytes, a few large files instead of one per video.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from avforge.core.errors import AvforgeError
 from avforge.data.manifest import read_manifest
 from avforge.features.extract import Shard, VideoItem, extract
 from avforge.features.registry import build_encoder, encoder_names
-from avforge.features.store import FAILURES_NAME, FeatureStore
+from avforge.features.store import FAILURES_NAME, LAYOUTS, STORAGE_DTYPES, FeatureStore
 
 # CLI flag -> encoder option; passed only when given, so an encoder rejects flags it has no use for.
 ENCODER_FLAGS = ("model", "layer", "crop", "variant", "checkpoint")
@@ -35,6 +36,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (under torchrun: LOCAL_RANK's GPU)")
     parser.add_argument("--batch-size", type=int, default=1, help="clips per forward pass (GPU)")
     parser.add_argument("--workers", type=int, default=2, help="decoder threads reading ahead")
+    parser.add_argument("--dtype", choices=STORAGE_DTYPES,
+                        help="storage of a new store: float32 (default) or float16 (half the size; read as float32)")
+    parser.add_argument("--layout", choices=LAYOUTS, help="new store: files (one .npy per video, default) or "
+                        "packed (a few large files: for a million videos on a cluster file system)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -51,7 +56,7 @@ def run(args) -> int:
     items = [VideoItem(e.record.file, e.path) for e in read_manifest(args.manifest)]
     opts = {k: getattr(args, k) for k in ENCODER_FLAGS if getattr(args, k) is not None}
     encoder = build_encoder(args.encoder, device=_device(args.device), **opts)
-    store = FeatureStore(args.out, spec=encoder.spec)
+    store = FeatureStore(args.out, spec=encoder.spec, dtype=args.dtype, layout=args.layout)
     summary = extract(items, encoder, store, shard=shard, batch_size=args.batch_size,
                       workers=args.workers, progress=not args.no_progress)
     where = f" [shard {shard.index}/{shard.count}]" if shard.count > 1 else ""

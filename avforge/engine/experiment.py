@@ -34,7 +34,7 @@ def feature_dataset(manifest, visual: FeatureStore, audio: FeatureStore, max_fra
     if real_only:
         entries = [e for e in entries if e.record.modify_type is ModifyType.REAL]
     for store, name in ((visual, "visual"), (audio, "audio")):
-        missing = [e.record.file for e in entries if not store.path_of(e.record.file).is_file()]
+        missing = store.missing(e.record.file for e in entries)
         if missing:
             raise AvforgeError(f"{len(missing)} video(s) of {manifest} have no {name} features, e.g. "
                                f"{missing[:3]} (run avforge extract first)", path=store.root)
@@ -74,7 +74,8 @@ def train_experiment(cfg: ExperimentConfig, exp_dir, device: str = "cpu") -> lis
     with process_group(device) as ctx:
         run_info = {"config": to_dict(cfg),
                     "model_args": {"visual_dim": visual.dim, "audio_dim": audio.dim},
-                    "features": {"visual": visual.spec.to_dict(), "audio": audio.spec.to_dict()}}
+                    "features": {"visual": visual.spec.to_dict(), "audio": audio.spec.to_dict()},
+                    "feature_storage": {"visual": visual.dtype.name, "audio": audio.dtype.name}}
         sync_weights = _pretrain_sync(cfg, exp_dir / SYNC_DIR, visual, audio, ctx, run_info)
 
         def detector():

@@ -1,10 +1,13 @@
-"""FeatureStore: one ``.npy`` per video under a root folder, plus ``index.json`` and a failures log.
+"""FeatureStore: features of every video under a root folder, plus ``index.json`` and a failures log.
 
-Layout: ``<root>/index.json`` (format, the encoder's spec — see spec.py — and the storage dtype),
-``<root>/<file key>.npy`` (the key's folders mirrored, e.g. ``test/000001.mp4.npy``), and
-``<root>/failures.jsonl`` (one ``{"file", "reason"}`` line per failed attempt, append-only).
-A feature file appears only complete (temp name, then rename); ``has`` also checks that it loads
-with the index's dim, so a damaged file is redone, never trusted.
+``<root>/index.json`` holds the format, the encoder's spec (spec.py) and the storage: ``dtype``
+(float32, or float16 at half the size) and ``layout``. Layout ``files``: ``<root>/<file key>.npy``
+(the key's folders mirrored, e.g. ``test/000001.mp4.npy``), each appearing only complete (temp
+name, then rename). Layout ``packed``: a few large files shared by many videos (packs.py), for
+cluster file systems. Both are chosen when a store is created and kept for its life; reads are
+float32 whatever the dtype. ``<root>/failures.jsonl``: one ``{"file", "reason"}`` line per failed
+attempt, append-only. ``has`` checks that a video's features are complete with the store's dim,
+so a damaged one is redone, never trusted.
 """
 from __future__ import annotations
 
@@ -17,11 +20,12 @@ import numpy as np
 
 from avforge.core.errors import AvforgeError
 from avforge.core.fileio import atomic_path, read_json, write_json
+from avforge.features.packs import PACKS_DIR, Packs
 from avforge.features.spec import EncoderSpec, spec_from_record
 
 INDEX_NAME, FAILURES_NAME, SUFFIX = "index.json", "failures.jsonl", ".npy"
 FORMAT = "avforge-features/2"
-STORAGE_DTYPES = ("float32",)
+STORAGE_DTYPES, LAYOUTS = ("float32", "float16"), ("files", "packed")
 
 
 @dataclass
@@ -45,9 +49,11 @@ class FeatureStore:
 
     An index written before specs (avforge-features/1: ``weights_id`` strings) is read through
     ``spec_from_record``; opening it with a matching spec rewrites it in the current format.
+    ``dtype`` / ``layout`` (None: the store's, or float32 / files for a new one) must match an
+    existing store's.
     """
 
-    def __init__(self, root, spec: EncoderSpec | None = None, dtype: str = "float32"):
+    def __init__(self, root, spec: EncoderSpec | None = None, dtype: str | None = None, layout: str | None = None):
         self.root = Path(root)
         index_path = self.root / INDEX_NAME
         if index_path.is_file():
@@ -56,7 +62,14 @@ class FeatureStore:
                 self.spec = spec_from_record(index, where=f"feature store {self.root}")
             except AvforgeError as exc:
                 raise AvforgeError(str(exc), path=self.root) from None
-            self.dtype = np.dtype(index.get("storage", {}).get("dtype", "float32"))
+            storage = index.get("storage", {})
+            self.dtype, self.layout = np.dtype(storage.get("dtype", "float32")), storage.get("layout", "files")
+            asked = {"dtype": dtype, "layout": layout}
+            held = {"dtype": self.dtype.name, "layout": self.layout}
+            wrong = [f"{k} {held[k]} here vs {v} now" for k, v in asked.items() if v is not None and v != held[k]]
+            if wrong:
+                raise AvforgeError(f"feature store has another storage ({'; '.join(wrong)}); use a new --out folder",
+                                   path=self.root)
             if spec is not None:
                 diff = self.spec.differences(spec)
                 if diff:
@@ -66,24 +79,36 @@ class FeatureStore:
                     self.spec = spec
                     self._write_index(index_path)
         elif spec is not None:
-            if dtype not in STORAGE_DTYPES:
-                raise AvforgeError(f"storage dtype must be one of {STORAGE_DTYPES}, got {dtype!r}")
-            self.spec, self.dtype = spec, np.dtype(dtype)
+            dtype, layout = dtype or "float32", layout or "files"
+            if dtype not in STORAGE_DTYPES or layout not in LAYOUTS:
+                raise AvforgeError(f"storage must be a dtype in {STORAGE_DTYPES} and a layout in {LAYOUTS}, "
+                                   f"got {dtype!r} / {layout!r}")
+            self.spec, self.dtype, self.layout = spec, np.dtype(dtype), layout
             # Every rank of a sharded run may get here: identical content, atomic rename -> written once.
             self._write_index(index_path)
         else:
             raise AvforgeError("not a feature store (no index.json)", path=self.root)
         self.dim, self.fps, self.encoder = self.spec.dim, self.spec.fps, self.spec.name
+        self.packs = Packs(self.root / PACKS_DIR, self.dtype) if self.layout == "packed" else None
 
     def _write_index(self, path: Path) -> None:
-        write_json(path, {"format": FORMAT, "spec": self.spec.to_dict(), "storage": {"dtype": self.dtype.name}},
-                   indent=1)
+        storage = {"dtype": self.dtype.name, "layout": self.layout}
+        write_json(path, {"format": FORMAT, "spec": self.spec.to_dict(), "storage": storage}, indent=1)
 
     def path_of(self, file: str) -> Path:
         return self.root / key_to_relpath(file)
 
+    def missing(self, files) -> list[str]:
+        """The files with no features at all (a quick presence check; ``has`` validates)."""
+        if self.packs is not None:
+            return [f for f in files if self.packs.get(f) is None]
+        return [f for f in files if not self.path_of(f).is_file()]
+
     def has(self, file: str) -> bool:
-        """True only if the file is complete and valid: loads as (T, dim) of the store's dtype."""
+        """True only if the features are complete and valid: (T, dim) of the store's dtype."""
+        if self.packs is not None:
+            entry = self.packs.get(file)
+            return entry is not None and len(entry.shape) == 2 and entry.shape[1] == self.dim
         path = self.path_of(file)
         if not path.is_file():
             return False
@@ -94,10 +119,21 @@ class FeatureStore:
         return arr.dtype == self.dtype and arr.ndim == 2 and arr.shape[1] == self.dim
 
     def load(self, file: str) -> FeatureArray:
-        path = self.path_of(file)
-        if not self.has(file):
-            raise AvforgeError(f"no valid features for {file!r} in this store", path=path)
-        return FeatureArray(np.load(path, allow_pickle=False), self.fps, self.encoder)
+        """(T, dim) float32 features of ``file`` (float16 stores are widened)."""
+        if self.packs is not None:
+            entry = self.packs.get(file) if self.has(file) else None
+            if entry is None:
+                raise AvforgeError(f"no valid features for {file!r} in this store", path=self.root)
+            data = self.packs.read(file, entry)
+        else:
+            path = self.path_of(file)
+            try:  # one read: the checks of has() on the loaded array
+                data = np.load(path, allow_pickle=False)
+            except (ValueError, OSError, EOFError):
+                data = None
+            if data is None or data.dtype != self.dtype or data.ndim != 2 or data.shape[1] != self.dim:
+                raise AvforgeError(f"no valid features for {file!r} in this store", path=path)
+        return FeatureArray(data.astype(np.float32), self.fps, self.encoder)
 
     def save(self, file: str, data: np.ndarray) -> Path:
         """Write (T, dim) features atomically in the store's dtype; stale temp files of this key are removed."""
@@ -105,6 +141,9 @@ class FeatureStore:
         if data.ndim != 2 or data.shape[1] != self.dim:
             raise AvforgeError(f"features for {file!r} have shape {data.shape}, store dim is {self.dim}")
         path = self.path_of(file)
+        if self.packs is not None:
+            self.packs.append(file, data)
+            return self.root / PACKS_DIR
         if path.parent.is_dir():
             for stale in path.parent.glob(f".{path.name}.*{SUFFIX}"):  # left by a killed run
                 stale.unlink(missing_ok=True)
@@ -113,7 +152,9 @@ class FeatureStore:
         return path
 
     def files(self) -> list[str]:
-        """Keys of every feature file present (sorted); temp files are not listed."""
+        """Keys of every video with features (sorted); temp files are not listed."""
+        if self.packs is not None:
+            return sorted(self.packs.index)
         keys = []
         for path in self.root.rglob(f"*{SUFFIX}"):
             rel = path.relative_to(self.root).as_posix()

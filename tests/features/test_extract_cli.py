@@ -1,4 +1,5 @@
 """`avforge extract` as users run it: killed midway and resumed, and under torchrun with 2 ranks."""
+import json
 import os
 import signal
 import subprocess
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from avforge.features.store import FeatureStore
 from features_clips import tree_bytes, write_dataset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,25 +40,57 @@ def feature_files(out: Path) -> list[Path]:
     return [p for p in out.rglob("*.npy") if not p.name.startswith(".")] if out.exists() else []
 
 
+def kill_midway(cmd, n_done) -> int:
+    """Start ``cmd``, SIGKILL it once ``n_done()`` >= 3; returns how many were done by then."""
+    proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while n_done() < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = n_done()
+    assert proc.returncode == -signal.SIGKILL and 3 <= done < N_VIDEOS
+    return done
+
+
+def packed_keys(out: Path) -> list[str]:
+    """Every key of every complete index line of a packed store (a key indexed twice shows twice)."""
+    lines = [x for p in sorted(out.glob("packs/*.idx")) for x in p.read_bytes().split(b"\n")]
+    return [json.loads(x)["file"] for x in lines if x.endswith(b"}")]
+
+
+def contents(out: Path) -> dict[str, bytes]:
+    store = FeatureStore(out)
+    return {f: store.load(f).data.tobytes() for f in store.files()}
+
+
 def test_killed_run_resumes_to_the_same_store_byte_for_byte(tmp_path, manifest):
     encoder = ["lip-resnet", "--variant", "small"]
     reference = tmp_path / "reference"
     assert f"done {N_VIDEOS}, skipped 0, failed 0" in run(extract_cmd(manifest, reference, *encoder))
 
     resumed = tmp_path / "resumed"
-    proc = subprocess.Popen(extract_cmd(manifest, resumed, *encoder), env=env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while len(feature_files(resumed)) < 3 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    n_before = len(feature_files(resumed))
-    assert proc.returncode == -signal.SIGKILL and 3 <= n_before < N_VIDEOS
+    n_before = kill_midway(extract_cmd(manifest, resumed, *encoder), lambda: len(feature_files(resumed)))
 
     log = run(extract_cmd(manifest, resumed, *encoder))
     assert f"done {N_VIDEOS - n_before}, skipped {n_before}, failed 0" in log
     assert tree_bytes(resumed) == tree_bytes(reference)
+
+
+def test_killed_packed_float16_run_resumes_to_the_same_features(tmp_path, manifest):
+    """Packed: the bytes split differently over pack files, but every video's features are identical,
+    none is lost and none is stored twice."""
+    encoder = ["lip-resnet", "--variant", "small", "--dtype", "float16", "--layout", "packed"]
+    reference = tmp_path / "reference"
+    run(extract_cmd(manifest, reference, *encoder))
+    resumed = tmp_path / "resumed"
+    n_before = kill_midway(extract_cmd(manifest, resumed, *encoder), lambda: len(packed_keys(resumed)))
+
+    log = run(extract_cmd(manifest, resumed, *encoder[:3]))  # the store keeps its float16 / packed storage
+    assert f"done {N_VIDEOS - n_before}, skipped {n_before}, failed 0" in log
+    assert sorted(packed_keys(resumed)) == sorted(packed_keys(reference)) and len(packed_keys(resumed)) == N_VIDEOS
+    assert contents(resumed) == contents(reference)
+    assert len(list(resumed.rglob("*"))) < N_VIDEOS  # a few pack files, not one per video
 
 
 def test_torchrun_with_two_ranks_writes_the_same_store_as_one_process(tmp_path, manifest):
@@ -68,3 +102,16 @@ def test_torchrun_with_two_ranks_writes_the_same_store_as_one_process(tmp_path, 
     assert "[shard 0/2]: done 6," in log and "[shard 1/2]: done 6," in log
     assert tree_bytes(multi) == tree_bytes(single)
     assert len(feature_files(single)) == N_VIDEOS
+
+
+def test_two_shard_jobs_fill_one_packed_store(tmp_path, manifest):
+    """--shard 0/2 and 1/2 as two independent jobs at the same time into one packed store."""
+    single, multi = tmp_path / "single", tmp_path / "multi"
+    run(extract_cmd(manifest, single, "logmel", "--layout", "packed"))
+    jobs = [subprocess.Popen(extract_cmd(manifest, multi, "logmel", "--layout", "packed", "--shard", f"{i}/2"),
+                             env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for i in range(2)]
+    logs = [job.communicate(timeout=300)[1] for job in jobs]
+    assert all(job.returncode == 0 for job in jobs), logs
+    assert "[shard 0/2]: done 6," in logs[0] and "[shard 1/2]: done 6," in logs[1]
+    assert contents(multi) == contents(single) and len(packed_keys(multi)) == N_VIDEOS

@@ -111,3 +111,95 @@ def test_extract_skips_done_redoes_invalid_and_records_failures(tmp_path, datase
     for item in dataset:
         frames = store.load(item.file).data.shape[0]
         assert frames == 4 + (7 * int(item.file[-7:-4])) % 23  # the clip's video frames
+
+
+# ---------------------------------------------------------------------------- float16 and packed stores
+
+def pack_files(root):
+    return sorted(p.name for p in (root / "packs").iterdir())
+
+
+def test_float16_packed_store_roundtrip_reads_float32(tmp_path):
+    store = FeatureStore(tmp_path, identity(dim=3), dtype="float16", layout="packed")
+    rng = np.random.default_rng(0)
+    data = {f"train/{i:03d}.mp4": rng.standard_normal((5 + i, 3)) for i in range(50)}
+    for key, arr in data.items():
+        store.save(key, arr)
+    assert json.loads((tmp_path / "index.json").read_text())["storage"] == {"dtype": "float16", "layout": "packed"}
+    reopened = FeatureStore(tmp_path)  # read-only open sees the writer's entries
+    assert reopened.files() == sorted(data) and reopened.missing(["train/007.mp4", "x.mp4"]) == ["x.mp4"]
+    for key, arr in data.items():
+        loaded = reopened.load(key).data
+        assert loaded.dtype == np.float32 and np.array_equal(loaded, arr.astype(np.float16).astype(np.float32))
+    assert len(pack_files(tmp_path)) == 2  # one .bin + one .idx for 50 videos
+    bin_bytes = next((tmp_path / "packs").glob("*.bin")).stat().st_size
+    assert bin_bytes == sum(a.size for a in data.values()) * 2  # two bytes a number
+
+
+def test_a_store_refuses_another_storage(tmp_path):
+    FeatureStore(tmp_path, identity(), dtype="float16", layout="packed")
+    assert FeatureStore(tmp_path, identity()).dtype == np.float16  # unspecified: the store's own
+    with pytest.raises(AvforgeError, match="another storage \\(dtype float16 here vs float32 now\\)"):
+        FeatureStore(tmp_path, identity(), dtype="float32")
+    with pytest.raises(AvforgeError, match="layout packed here vs files now"):
+        FeatureStore(tmp_path, identity(), layout="files")
+    with pytest.raises(AvforgeError, match="storage must be"):
+        FeatureStore(tmp_path / "new", identity(), dtype="int8")
+
+
+def test_packed_store_ignores_what_a_killed_writer_left(tmp_path):
+    store = FeatureStore(tmp_path, identity(dim=2), layout="packed")
+    for i in range(3):
+        store.save(f"{i}.mp4", np.full((4, 2), i))
+    store.packs.close()
+    data, idx = sorted((tmp_path / "packs").iterdir())
+    with open(data, "ab") as f:  # killed after writing the bytes of a 4th entry, mid-way through its line
+        f.write(np.ones((4, 2), np.float32).tobytes())
+    with open(idx, "ab") as f:
+        f.write(b'{"file": "3.mp4", "offset": 96, "nb')
+    resumed = FeatureStore(tmp_path, identity(dim=2))
+    assert resumed.files() == ["0.mp4", "1.mp4", "2.mp4"] and not resumed.has("3.mp4")
+    resumed.save("3.mp4", np.full((4, 2), 3))
+    assert len(pack_files(tmp_path)) == 4  # the resumed writer never appends to the killed one's files
+    again = FeatureStore(tmp_path)
+    assert [int(again.load(f"{i}.mp4").data[0, 0]) for i in range(4)] == [0, 1, 2, 3]
+
+    with open(data, "r+b") as f:  # a truncated copy: the entries past the end are not done
+        f.truncate(60)
+    truncated = FeatureStore(tmp_path)
+    assert truncated.files() == ["0.mp4", "3.mp4"] and not truncated.has("2.mp4")
+
+
+def test_packed_store_names_damaged_bytes(tmp_path):
+    store = FeatureStore(tmp_path, identity(dim=2), layout="packed")
+    store.save("a.mp4", np.zeros((4, 2)))
+    store.packs.close()
+    data = next((tmp_path / "packs").glob("*.bin"))
+    data.write_bytes(b"\x01" + data.read_bytes()[1:])
+    with pytest.raises(AvforgeError, match=r"\.bin: features of 'a.mp4' are damaged \(size or CRC mismatch\)"):
+        FeatureStore(tmp_path).load("a.mp4")
+
+
+def test_concurrent_writers_of_a_packed_store_keep_their_own_packs(tmp_path):
+    shards = [FeatureStore(tmp_path, identity(dim=2), layout="packed") for _ in range(2)]
+    for i in range(10):
+        shards[i % 2].save(f"{i:02d}.mp4", np.full((3, 2), i))
+    assert len(pack_files(tmp_path)) == 4
+    reader = FeatureStore(tmp_path)
+    assert [int(reader.load(f).data[0, 0]) for f in reader.files()] == list(range(10))
+
+
+def test_extract_into_a_packed_float16_store_skips_done_and_records_failures(tmp_path, dataset):
+    encoder = build_encoder("lip-light")
+    items = dataset + [VideoItem("bad/missing.mp4", tmp_path / "nope.mp4")]
+    store = FeatureStore(tmp_path / "store", encoder.spec, dtype="float16", layout="packed")
+    first = extract(items, encoder, store, progress=False, batch_size=2)
+    assert (first.done, first.skipped, first.failed) == (5, 0, 1)
+    assert set(store.failures()) == {"bad/missing.mp4"}
+    second = extract(items, encoder, FeatureStore(tmp_path / "store", encoder.spec), progress=False)
+    assert (second.done, second.skipped, second.failed) == (0, 5, 1)
+    reference = FeatureStore(tmp_path / "ref", encoder.spec)
+    extract(dataset, encoder, reference, progress=False)
+    for item in dataset:  # float16 storage: within half a float16 ulp of the float32 features
+        a, b = FeatureStore(tmp_path / "store").load(item.file).data, reference.load(item.file).data
+        assert a.shape == b.shape and np.allclose(a, b, rtol=2 ** -11, atol=1e-7)
