@@ -2,11 +2,14 @@
 
     avforge evaluate --pred prediction.json --meta val_metadata.json --detection prediction.txt \
         --modality prediction.modality.json --out metrics.json
-    avforge evaluate --pred proposals.json --meta LAV-DF/metadata.json --protocol lavdf --split test --subset subset
+    avforge evaluate --pred proposals.json --meta LAV-DF/metadata.json --protocol lavdf --split test \
+        --subset subset --frames
 
 Proposal times are seconds (avforge's unit everywhere); ``--frames`` reads them as frame indices at
-25 fps, as the original LAV-DF code writes them. Every number is printed and saved with its
-protocol, split and subset.
+25 fps, as the original LAV-DF code writes them. Times that do not look like the unit claimed
+(avforge.eval.units) are refused with a one-line error naming the flag, and a report whose every
+AP and AR is 0 says to check it. Every number is printed and saved with its protocol, split and
+subset, and the reference script it reproduces.
 """
 from __future__ import annotations
 
@@ -21,7 +24,8 @@ from avforge.eval.flat import Ragged, flatten
 from avforge.eval.loading import load_predictions, read_json_fast
 from avforge.eval.protocols import PROTOCOLS, evaluate
 from avforge.eval.report import format_table, report_dict
-from avforge.eval.submission_io import read_submission
+from avforge.eval.submission_io import durations_of_records, read_submission
+from avforge.eval.units import unit_problem
 
 
 def add_arguments(parser) -> None:
@@ -30,13 +34,14 @@ def add_arguments(parser) -> None:
         help="prediction.json {file: [[score, start, end], ...]} or a submission .zip holding one")
     add("--meta", metavar="JSON", required=True, help="labelled metadata JSON (list of records)")
     add("--protocol", choices=sorted(PROTOCOLS), default="avdeepfake1m",
-        help="avdeepfake1m and lavdf are the official evaluators; activitynet is a different, "
-             "non-comparable protocol (default avdeepfake1m)")
+        help="avdeepfake1m and lavdf are the official evaluators; activitynet (ActionFormer's AP) and "
+             "ummaformer (UMMAFormer's AP and AR@AN) are different, non-comparable protocols (default avdeepfake1m)")
     add("--subset", choices=("full", "subset"), default="full",
         help="lavdf only: subset = without audio-only-modified videos (default full)")
     add("--split", metavar="NAME", help="score only the records of this split (needed when the metadata "
                                         "holds several, as LAV-DF's metadata.json does)")
-    add("--frames", action="store_true", help="proposal times are frame indices at 25 fps")
+    add("--frames", action="store_true", help="proposal times are frame indices at 25 fps (LAV-DF code's "
+        "output); without it they are seconds")
     add("--detection", metavar="TXT|JSON",
         help="Task 1 scores, prediction.txt (file;score) or video_scores.json ({file: score}): adds ROC-AUC")
     add("--modality", metavar="JSON",
@@ -49,13 +54,21 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     protocol = PROTOCOLS[args.protocol]
     records, split = _records_of_split(args.meta, args.split)
-    predictions = _predictions_in_protocol_unit(args.pred, protocol.fps, args.frames)
-    report = evaluate(predictions, records, args.protocol, subset=args.subset, split=split,
-                      detection=args.detection, modality=args.modality, allow_extra=args.allow_extra,
-                      per_type=True)
+    predictions, source = _read_predictions(args.pred)
+    problem = unit_problem(predictions, durations_of_records(records, source=args.meta), args.frames)
+    if problem:
+        raise AvforgeError(problem, path=source)
+    report = evaluate(_in_protocol_unit(predictions, protocol.fps, args.frames), records, args.protocol,
+                      subset=args.subset, split=split, detection=args.detection, modality=args.modality,
+                      allow_extra=args.allow_extra, per_type=True, source=source)
+    notes = report.notes
     if args.frames == (protocol.fps == 1):  # converted to the protocol's unit: say so next to the numbers
-        unit = "frame indices at 25 fps" if args.frames else "seconds"
-        report = replace(report, notes=report.notes + (f"proposal times read as {unit} and converted",))
+        notes += (f"proposal times read as {'frame indices at 25 fps' if args.frames else 'seconds'} and converted",)
+    values = list(report.ap.values()) + list(report.ar.values())
+    if report.n_segments and not any(values):
+        notes += (f"every AP and AR is 0: are the proposal times {'seconds' if args.frames else 'frame indices'}? "
+                  f"({'drop' if args.frames else 'pass'} --frames)",)
+    report = replace(report, notes=notes)
     print(format_table(report))
     if args.out:
         inputs = {"predictions": args.pred, "metadata": args.meta, "detection": args.detection,
@@ -90,19 +103,20 @@ def _records_of_split(meta: str, split: str | None) -> tuple[list[dict], str | N
     return records, named.group(1) if named else None
 
 
-def _predictions_in_protocol_unit(path: str, protocol_fps: float, frames: bool):
-    """The path itself when it is a JSON in the protocol's unit, else proposals (converted by the TimeGrid)."""
-    same_unit = frames == (protocol_fps != 1)  # frames for a frame protocol, seconds for a seconds one
-    if Path(path).suffix.lower() == ".zip":
-        sub = read_submission(path)
-        if sub.localization is None:
-            raise AvforgeError("the zip holds no prediction.json", path=path)
-        predictions = flatten(sub.localization, source=f"{path}:prediction.json")
-    elif same_unit:
-        return path
-    else:
-        predictions = load_predictions(path)
-    if same_unit:
+def _read_predictions(path: str) -> tuple[Ragged, str]:
+    """Proposals of a prediction JSON, or of the prediction.json inside a submission zip, and their source name."""
+    if Path(path).suffix.lower() != ".zip":
+        return load_predictions(path), path
+    sub = read_submission(path)
+    if sub.localization is None:
+        raise AvforgeError("the zip holds no prediction.json", path=path)
+    source = f"{path}:prediction.json"
+    return flatten(sub.localization, source=source), source
+
+
+def _in_protocol_unit(predictions: Ragged, protocol_fps: float, frames: bool) -> Ragged:
+    """Proposals converted (by the TimeGrid) to the protocol's unit: seconds, or frames at its fps."""
+    if frames == (protocol_fps != 1):  # frames for a frame protocol, seconds for a seconds one
         return predictions
     rows = predictions.rows.copy()  # (M, 3) score, start, end
     seconds = VIDEO_GRID.to_seconds(rows[:, 1:]) if frames else rows[:, 1:]

@@ -41,8 +41,12 @@ class Ragged:
 
     def take(self, files: Sequence[str]) -> "Ragged":
         """The videos ``files`` (all present), in that order."""
+        return self.take_rows(files)[0]
+
+    def take_rows(self, files: Sequence[str]) -> tuple["Ragged", np.ndarray | None]:
+        """``take(files)`` and, for each of its rows, the row of ``self`` it comes from (None: the same rows)."""
         if files == self.files:
-            return self
+            return self, None
         index = {f: i for i, f in enumerate(self.files)}
         vids = np.fromiter((index[f] for f in files), dtype=np.int64, count=len(files))
         counts = self.counts[vids]
@@ -51,7 +55,7 @@ class Ragged:
         # row r of the result comes from self.offsets[vid] + (r - offsets[new video of r])
         new_video = np.repeat(np.arange(len(files)), counts)
         src = self.offsets[vids][new_video] + np.arange(offsets[-1]) - offsets[new_video]
-        return Ragged(files=list(files), offsets=offsets, rows=self.rows[src])
+        return Ragged(files=list(files), offsets=offsets, rows=self.rows[src]), src
 
 
 def flatten(per_video: Mapping[str, Sequence[Sequence[float]]], *, width: int = 3,

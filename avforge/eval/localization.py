@@ -52,9 +52,9 @@ class Matches:
 
 
 def match_pairs(proposals: Ragged, labels: Ragged, fps: float, min_threshold: float, *,
-                inclusive: bool = False, dtype=F32) -> Matches:
+                inclusive: bool = False, dtype=F32, union: str = "span") -> Matches:
     """IoU of every proposal with every segment of its own video, keeping pairs with IoU > min_threshold
-    (>= when ``inclusive``), computed in ``dtype`` (float32 like the official).
+    (>= when ``inclusive``), computed in ``dtype`` (float32 like the official); ``union``: see segment_iou.
 
     ``proposals`` must list the same videos as ``labels`` in the same order (see Ragged.take).
     One pass per segment rank: the rank-r segment of each video is broadcast to that video's rows.
@@ -83,8 +83,7 @@ def match_pairs(proposals: Ragged, labels: Ragged, fps: float, min_threshold: fl
             gs, ge = segments[seg, 0], segments[seg, 1]
             ps, pe = starts[rows], ends[rows]
         with np.errstate(invalid="ignore"):
-            inter = np.maximum(np.minimum(pe, ge) - np.maximum(ps, gs), dtype(0))
-            iou = inter / (np.maximum(pe, ge) - np.minimum(ps, gs))
+            iou = segment_iou(ps, pe, gs, ge, union)
             keep = np.flatnonzero(iou >= dtype(min_threshold) if inclusive else iou > dtype(min_threshold))
         kept_rows = keep if rows is None else rows[keep]
         parts.append((kept_rows, np.full(len(keep), rank), iou[keep]))
@@ -97,6 +96,16 @@ def match_pairs(proposals: Ragged, labels: Ragged, fps: float, min_threshold: fl
                    pair_position=pair_row - proposals.offsets[pair_video], pair_iou=pair_iou)
 
 
+def segment_iou(ps, pe, gs, ge, union: str = "span"):
+    """IoU of proposals [ps, pe] with segments [gs, ge] (broadcast, in their dtype). ``union``: the outer
+    ``span`` max(e) - min(s) (official), or ``sum`` (len_g + len_p) - inter as the ActivityNet code
+    writes it; the two round differently, which decides IoUs that sit exactly on a threshold."""
+    inter = np.maximum(np.minimum(pe, ge) - np.maximum(ps, gs), np.zeros((), np.result_type(ps, gs)))
+    if union == "span":
+        return inter / (np.maximum(pe, ge) - np.minimum(ps, gs))
+    return inter / ((ge - gs) + (pe - ps) - inter)
+
+
 def _rows_of(offsets: np.ndarray, videos: np.ndarray) -> np.ndarray:
     """Row indices of ``videos`` (ascending), concatenated."""
     counts = offsets[videos + 1] - offsets[videos]
@@ -106,11 +115,12 @@ def _rows_of(offsets: np.ndarray, videos: np.ndarray) -> np.ndarray:
 
 def prepare(predictions: Ragged, labels: Ragged, fps: float, min_threshold: float, *,
             source: str = "predictions", allow_extra: bool = False, inclusive: bool = False,
-            dtype=F32) -> Matches:
+            dtype=F32, union: str = "span") -> Matches:
     """Validate predictions against the labelled files (AvforgeError listing offenders), then pair them."""
     validate_flat(predictions, labels.files, source=source, allow_extra=allow_extra)
     validate_flat(labels, source="labels")
-    return match_pairs(predictions.take(labels.files), labels, fps, min_threshold, inclusive=inclusive, dtype=dtype)
+    return match_pairs(predictions.take(labels.files), labels, fps, min_threshold, inclusive=inclusive, dtype=dtype,
+                       union=union)
 
 
 def first_per_group(groups: np.ndarray) -> np.ndarray:

@@ -18,35 +18,52 @@ from avforge.eval.per_type import TypeScores, per_type_scores
 from avforge.eval.validation import validate_flat
 
 THRESHOLDS_50_95 = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
+LINSPACE_50_95 = tuple(float(t) for t in np.linspace(0.5, 0.95, 10))  # UMMAFormer's: its 0.9 is 0.8999999999999999
 
 
 @dataclass(frozen=True)
 class Protocol:
-    """How a prediction file is scored. ``fps``: proposal times are divided by it (1 = seconds)."""
+    """How a prediction file is scored. ``fps``: proposal times are divided by it (1 = seconds).
+
+    ``reproduces``: the reference script (and so the published tables) whose numbers this gives.
+    """
 
     name: str
     description: str
+    reproduces: str
     fps: float
     ap_iou_thresholds: tuple[float, ...]
     ar_n_proposals: tuple[int, ...]
     ar_iou_thresholds: tuple[float, ...] = THRESHOLDS_50_95
     value_key: str = "fake_segments"
-    matching: str = "official"  # "official" (ground-truth-first, IoU > t) | "activitynet"
+    matching: str = "official"  # "official" (ground-truth-first, IoU > t) | "activitynet" | "ummaformer"
     challenge_score: bool = False  # 0.5 * mean(AP) + 0.5 * mean(AR)
     subsets: tuple[str, ...] = ("full",)
 
 
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
     Protocol("avdeepfake1m", "AV-Deepfake1M / 1M-Deepfakes Challenge protocol (numbers identical to the "
-             "official avdeepfake1m 0.0.4 evaluator), proposals in seconds", fps=1.0, ap_iou_thresholds=(0.5, 0.75, 0.9, 0.95),
-             ar_n_proposals=(50, 30, 20, 10, 5), challenge_score=True),
+             "official avdeepfake1m 0.0.4 evaluator), proposals in seconds",
+             "AV-Deepfake1M paper and 1M-Deepfakes Challenge leaderboard (official avdeepfake1m evaluator)",
+             fps=1.0, ap_iou_thresholds=(0.5, 0.75, 0.9, 0.95), ar_n_proposals=(50, 30, 20, 10, 5),
+             challenge_score=True),
     Protocol("lavdf", "LAV-DF protocol (the official algorithm), proposals in frame indices at 25 fps; "
-             "subset = without audio-only-modified videos", fps=25.0, ap_iou_thresholds=(0.5, 0.75, 0.95),
-             ar_n_proposals=(100, 50, 20, 10), value_key="fake_periods", subsets=("full", "subset")),
-    Protocol("activitynet", "ActivityNet-style evaluator (score-first matching, IoU >= t, top-N by score): "
-             "a DIFFERENT protocol, NOT comparable with official AV-Deepfake1M / LAV-DF numbers",
+             "subset = without audio-only-modified videos",
+             "LAV-DF / BA-TFD / BA-TFD+ papers (ControlNet/LAV-DF metrics.py as its evaluate.py calls it)",
+             fps=25.0, ap_iou_thresholds=(0.5, 0.75, 0.95), ar_n_proposals=(100, 50, 20, 10),
+             value_key="fake_periods", subsets=("full", "subset")),
+    Protocol("activitynet", "ActivityNet-style evaluator (score-first matching, IoU >= t): a DIFFERENT "
+             "protocol, NOT comparable with official AV-Deepfake1M / LAV-DF numbers",
+             "AP: ActionFormer's ANETdetection (actionformer_release libs/utils/metrics.py), as in tables of "
+             "ActionFormer-evaluated methods; AR@N (top N by score per video) is avforge's own, no published table",
              fps=1.0, ap_iou_thresholds=(0.5, 0.75, 0.9, 0.95), ar_n_proposals=(50, 30, 20, 10, 5),
              matching="activitynet"),
+    Protocol("ummaformer", "UMMAFormer's ActivityNet evaluation (score-first matching, IoU >= t, AR@AN with a "
+             "proportional proposal budget, first 100 proposals per video): NOT comparable with official numbers",
+             "UMMAFormer paper (ACM MM 2023) LAV-DF/TVIL/Psynd tables: its libs/utils/Evaluation "
+             "(eval_detection AP, eval_proposal AR@AN, 100 proposals per video)",
+             fps=1.0, ap_iou_thresholds=LINSPACE_50_95, ar_n_proposals=(100, 50, 20, 10),
+             ar_iou_thresholds=LINSPACE_50_95, value_key="fake_periods", matching="ummaformer"),
 )}
 
 
@@ -56,6 +73,7 @@ class MetricsReport:
 
     protocol: str
     description: str
+    reproduces: str
     subset: str
     split: str | None
     ap: dict[float, float]  # nominal IoU threshold -> AP
@@ -72,7 +90,8 @@ class MetricsReport:
 
     def to_dict(self) -> dict:
         """JSON-ready dict (threshold keys as strings, e.g. ``{"ap": {"0.5": ...}, "ar": {"50": ...}}``)."""
-        return {"protocol": self.protocol, "description": self.description, "subset": self.subset,
+        return {"protocol": self.protocol, "description": self.description, "reproduces": self.reproduces,
+                "subset": self.subset,
                 "split": self.split, "ap": {str(k): v for k, v in self.ap.items()},
                 "ar": {str(k): v for k, v in self.ar.items()}, "score": self.score, "auc": self.auc,
                 "n_videos": self.n_videos, "n_fake_videos": self.n_fake_videos, "n_segments": self.n_segments,
@@ -112,7 +131,7 @@ def _split_of(records: list[dict]) -> str | None:
 
 def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str = "full",
              split: str | None = None, detection=None, modality=None, allow_extra: bool = False,
-             per_type: bool = False) -> MetricsReport:
+             per_type: bool = False, source: str | None = None) -> MetricsReport:
     """Score ``predictions`` against ``labels`` under a named protocol.
 
     predictions: path of a prediction JSON, ``{file: [[score, start, end], ...]}`` or a Ragged, in
@@ -128,6 +147,7 @@ def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str
     modality: optional modality sidecar (path or ``{file: [modality per proposal]}``, rows as in
       predictions) -> report.attribution (rule: avforge.eval.attribution).
     per_type: also score each modify type apart -> report.per_type (rules: avforge.eval.per_type).
+    source: the name errors give the predictions (default: their path, or "predictions").
     Every labelled video must have a (possibly empty) proposal list; see avforge.eval.localization
     for what an empty list counts as. Predictions for unlabelled files are an error unless allow_extra.
     """
@@ -137,7 +157,7 @@ def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str
     if subset not in proto.subsets:
         raise AvforgeError(f"protocol {protocol!r} has no subset {subset!r} (choose from {', '.join(proto.subsets)})")
     records, label_source = _records(labels, split)
-    source = str(predictions) if isinstance(predictions, (str, Path)) else "predictions"
+    source = source or (str(predictions) if isinstance(predictions, (str, Path)) else "predictions")
     pred = _as_ragged(predictions)
     notes = []
     if subset == "subset":
@@ -152,7 +172,9 @@ def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str
     metrics = ap_ar(pred, truth, fps=proto.fps, ap_iou_thresholds=proto.ap_iou_thresholds,
                     ar_n_proposals=proto.ar_n_proposals, ar_iou_thresholds=proto.ar_iou_thresholds,
                     matching=proto.matching, allow_extra=allow_extra, source=source)
-    ap, ar = metrics["ap"], metrics["ar"]
+    ap = {round(t, 2): v for t, v in metrics["ap"].items()}  # nominal keys: linspace's 0.8999999999999999 -> 0.9
+    ar = metrics["ar"]
+    notes += _variant_notes(proto, pred, truth)
     score = 0.5 * float(np.mean(list(ap.values()))) + 0.5 * float(np.mean(list(ar.values()))) \
         if proto.challenge_score else None
     scores = None if detection is None else read_detection_scores(detection)
@@ -168,7 +190,8 @@ def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str
         types = per_type_scores(pred, truth, records, fps=proto.fps, ar_n=ar_n, score_fn=ap50_ar,
                                 video_scores=scores)
     return MetricsReport(
-        protocol=proto.name, description=proto.description, subset=subset, split=split or _split_of(records),
+        protocol=proto.name, description=proto.description, reproduces=proto.reproduces, subset=subset,
+        split=split or _split_of(records),
         ap=ap, ar=ar, score=score,
         auc=None if scores is None else detection_auc(
             scores, truth.files, truth.counts > 0,
@@ -188,8 +211,8 @@ def ap_ar(predictions, labels, *, fps: float = 1.0, ap_iou_thresholds: Sequence[
 
     predictions: ``{file: [[score, start, end], ...]}`` (times / fps = seconds), a Ragged or a path.
     labels: ``{file: [[start_s, end_s], ...]}`` in label order, a Ragged (G, 2) or a metadata path.
-    matching: "official" (avdeepfake1m rules, see avforge.eval.localization) or "activitynet"
-    (see avforge.eval.activitynet). Predictions are validated first (AvforgeError listing offenders).
+    matching: "official" (avdeepfake1m rules, see avforge.eval.localization), "activitynet" or
+    "ummaformer" (see avforge.eval.activitynet). Predictions are validated first (AvforgeError listing offenders).
     """
     pred = _as_ragged(predictions)
     if isinstance(labels, (str, Path)):
@@ -202,12 +225,22 @@ def ap_ar(predictions, labels, *, fps: float = 1.0, ap_iou_thresholds: Sequence[
         ap = localization.average_precision(m, ap_iou_thresholds)
         return {"ap": dict(zip((float(t) for t in ap_iou_thresholds), ap.values())),
                 "ar": localization.average_recall(m, ar_n_proposals, ar_iou_thresholds)}
-    if matching == "activitynet":
-        m = localization.prepare(pred, labels, fps, lowest, source=source, allow_extra=allow_extra,
-                                 inclusive=True, dtype=np.float64)
-        return {"ap": activitynet.average_precision(m, ap_iou_thresholds),
-                "ar": activitynet.average_recall(m, ar_n_proposals, ar_iou_thresholds)}
-    raise AvforgeError(f"unknown matching {matching!r} (official or activitynet)")
+    if matching in ("activitynet", "ummaformer"):
+        return activitynet.ap_ar(pred, labels, matching, ap_iou_thresholds, ar_n_proposals, ar_iou_thresholds,
+                                 fps=fps, source=source, allow_extra=allow_extra)
+    raise AvforgeError(f"unknown matching {matching!r} (official, activitynet or ummaformer)")
+
+
+def _variant_notes(proto: Protocol, pred: Ragged, truth: Ragged) -> list[str]:
+    """What the ActivityNet variants leave out, as their reference scripts do."""
+    if proto.matching == "ummaformer":
+        counts = pred.take(truth.files).counts
+        beyond = int(np.maximum(counts - activitynet.UMMAFORMER_CAP, 0).sum())
+        return [f"{beyond} proposals beyond the first {activitynet.UMMAFORMER_CAP} of a video left out"] if beyond else []
+    if proto.matching == "activitynet":
+        dropped = len(truth.rows) - len(activitynet.drop_duplicate_segments(truth).rows)
+        return [f"{dropped} ground-truth segments shorter than 1 ms or duplicated left out"] if dropped else []
+    return []
 
 
 def _n_proposals(pred: Ragged, files: Sequence[str]) -> int:

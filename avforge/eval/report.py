@@ -44,7 +44,7 @@ def format_table(report: MetricsReport, digits: int = 4) -> str:
     """A few lines for a terminal: headline, protocol description, counts, one metric per row."""
     values = metric_values(report)
     width = max(map(len, values), default=6)
-    lines = [headline(report), f"  {report.description}",
+    lines = [headline(report), f"  {report.description}", f"  reproduces: {report.reproduces}",
              f"  {report.n_videos} videos ({report.n_fake_videos} fake, {report.n_segments} segments), "
              f"{report.n_proposals} proposals", ""]
     lines += [f"  {name:<{width}}  {value:.{digits}f}" for name, value in values.items()]

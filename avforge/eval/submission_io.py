@@ -192,6 +192,11 @@ def read_durations(path) -> dict[str, float]:
     records = _records(Path(path))
     if isinstance(records, dict):
         records = [{"file": f, "duration_s": d} for f, d in records.items()]
+    return durations_of_records(records, source=str(path))
+
+
+def durations_of_records(records: Sequence[dict], *, source: str = "metadata") -> dict[str, float]:
+    """``{file: seconds}`` of the records that carry ``duration_s``, ``duration`` or ``video_frames`` (25 fps)."""
     out = {}
     try:
         for r in records:
@@ -200,7 +205,7 @@ def read_durations(path) -> dict[str, float]:
             elif r.get("video_frames") is not None:
                 out[r["file"]] = float(VIDEO_GRID.to_seconds(r["video_frames"]))
     except (TypeError, ValueError):
-        raise AvforgeError(f"duration of {r['file']} is not a number", path=path) from None
+        raise AvforgeError(f"duration of {r['file']} is not a number", path=source) from None
     return out
 
 

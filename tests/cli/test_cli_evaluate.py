@@ -111,3 +111,40 @@ def test_submit_validate_evaluate_round_trip(data, capsys):
     assert saved["ap"] == {str(k): v for k, v in direct.ap.items()}
     assert saved["ar"] == {str(k): v for k, v in direct.ar.items()}
     assert saved["score"] == direct.score
+
+
+def test_frame_indices_without_frames_are_refused_in_one_line(data, capsys):
+    # LAV-DF-style output (frame indices) read as seconds ends far beyond the 4-5 s videos
+    frames = {f: [[s, a * 25, b * 25] for s, a, b in rows] for f, rows in PROPOSALS.items()}
+    (data / "frames.json").write_text(json.dumps(frames))
+    for protocol in ("lavdf", "avdeepfake1m", "ummaformer"):
+        rc, out, err = run_cli(capsys, "evaluate", "--pred", data / "frames.json", "--meta", data / "val_metadata.json",
+                               "--protocol", protocol, "--out", data / "metrics.json")
+        assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1
+        assert f"{data / 'frames.json'}: proposal times look like frame indices" in err
+        assert "3 of 3 videos" in err and "pass --frames" in err
+    assert not (data / "metrics.json").exists()
+    # seconds claimed to be frame indices: refused the other way round
+    rc, out, err = run_cli(capsys, "evaluate", "--pred", data / "pred.json", "--meta", data / "val_metadata.json",
+                           "--protocol", "lavdf", "--frames")
+    assert rc == 2 and "look like seconds, not frame indices" in err and "drop --frames" in err
+
+
+def test_an_all_zero_table_says_to_check_the_unit(data, capsys):
+    missed = {"a.mp4": [[0.9, 3.0, 3.5]], "b.mp4": [], "c.mp4": [[0.5, 2.0, 2.5]]}
+    (data / "missed.json").write_text(json.dumps(missed))
+    rc, out, _ = run_cli(capsys, "evaluate", "--pred", data / "missed.json", "--meta", data / "val_metadata.json")
+    assert rc == 0 and "AP@0.50  0.0000" in out
+    assert "note: every AP and AR is 0: are the proposal times frame indices? (pass --frames)" in out
+
+
+def test_activitynet_variants_name_their_reference(data, capsys):
+    for protocol, reference in (("activitynet", "ActionFormer's ANETdetection"), ("ummaformer", "UMMAFormer paper")):
+        rc, out, _ = run_cli(capsys, "evaluate", "--pred", data / "pred.json", "--meta", data / "val_metadata.json",
+                             "--protocol", protocol, "--out", data / f"{protocol}.json")
+        saved = json.loads((data / f"{protocol}.json").read_text())
+        assert rc == 0 and f"  reproduces: {saved['reproduces']}" in out.splitlines() and reference in saved["reproduces"]
+    # by score: a 0.9 (IoU 0.96), c 0.8 (0.98), c 0.7 (0.5/0.6 = 0.83) are hits, b 0.6 and a 0.3 misses
+    # -> AP@0.5 = 1; AR@100 keeps every proposal (budget 100 * 2 fake videos / 5 proposals): 10 + 10 + 7 of 30
+    assert saved["metrics"]["AP@0.50"] == 1.0
+    assert saved["metrics"]["AR@100"] == pytest.approx((10 + 10 + 7) / 30)

@@ -158,12 +158,14 @@ def test_challenge_score_is_half_mean_ap_plus_half_mean_ar():
 
 
 def _activitynet_reference(pred, labels, t):
-    """Plain-loop ActivityNet-style AP (score-first greedy, IoU >= t, first step counted)."""
+    """Plain-loop ActivityNet-style AP (score-first greedy, IoU = inter / (len_p + len_g - inter) >= t,
+    first step counted); random scores and times, so no ties for the order rules to decide."""
     rows = sorted(((s, f, a, b) for f, props in pred.items() for s, a, b in props), key=lambda r: -r[0])
     taken = {f: [False] * len(g) for f, g in labels.items()}
     tp = []
     for _, f, a, b in rows:
-        ious = [max(0.0, min(b, e) - max(a, s)) / (max(b, e) - min(a, s)) for s, e in labels[f]]
+        inters = [max(0.0, min(b, e) - max(a, s)) for s, e in labels[f]]
+        ious = [i / ((e - s) + (b - a) - i) for i, (s, e) in zip(inters, labels[f])]
         hit = False
         for j in sorted(range(len(ious)), key=lambda j: -ious[j]):
             if ious[j] < t:
