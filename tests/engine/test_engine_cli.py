@@ -121,3 +121,35 @@ def test_postprocess_of_an_unfinished_or_missing_raw_folder(capsys, tmp_path):
     rc, _, err = run_cli(["postprocess", "--raw", str(tmp_path), "--out", str(tmp_path / "p.json")], capsys)
     assert_one_line_error(rc, err, "no index.json")
     assert not (tmp_path / "p.json").exists()
+
+
+def test_sync_stage_trains_on_real_clips_then_the_detector_starts_from_it(tmp_path, capsys):
+    vis, aud, train = make_feature_data(tmp_path, [60, 80, 70, 90, 64, 75, 66, 88])
+    exp = tmp_path / "exp"
+    argv = ["train", "--config", "synthetic_small", "--exp-dir", str(exp)]
+    for s in TINY + ["model.sync=true", "model.sync_dim=8", "model.sync_pretrain_epochs=2", "model.w_sync=0.5",
+                     f"data.visual_store={vis}", f"data.audio_store={aud}", f"data.train_manifest={train}"]:
+        argv += ["--set", s]
+    rc, out, err = run_cli(argv, capsys)
+    assert rc == 0, err
+    assert "sync stage: 2 epochs on 4 real clips" in out  # fake_every=2: half the clips are real
+    sync_ckpt = list_checkpoints(exp / "sync" / "checkpoints")[-1]
+    sync_w = load_file(sync_ckpt / MODEL_FILE)
+    assert sync_w and all(k.startswith("sync.") for k in sync_w)
+    before = {k: v.clone() for k, v in sync_w.items()}
+    # the detector's first checkpoint holds sync weights that started from the sync stage's
+    det = load_file(list_checkpoints(exp / "checkpoints")[-1] / MODEL_FILE)
+    assert {k for k in det if k.startswith("sync.")} == set(sync_w)
+    metrics = [json.loads(x) for x in (exp / "metrics.jsonl").read_text().splitlines()]
+    assert "sync" in metrics[0]["train"]
+    # a re-run resumes: nothing is trained again, the sync stage's weights are untouched
+    rc, out, err = run_cli(argv, capsys)
+    assert rc == 0, err
+    again = load_file(list_checkpoints(exp / "sync" / "checkpoints")[-1] / MODEL_FILE)
+    assert all(torch.equal(before[k], again[k]) for k in before)
+    raw = tmp_path / "raw"
+    rc, out, err = run_cli(["predict", "--checkpoint", str(exp), "--manifest", str(train), "--out", str(raw)], capsys)
+    assert rc == 0, err
+    from avforge.engine.rawcache import load_raw
+    curve = load_raw(raw, "train/000.mp4").frame_probs["sync"]
+    assert curve.shape == (60,) and 0 <= curve.min() and curve.max() <= 1 and curve.std() > 0
