@@ -27,6 +27,7 @@ class DetectorConfig:
     sync: bool = False  # sync towers whose offset curve (cosines at -K..K frames) joins every fused level
     sync_dim: int = 64  # sync embedding width
     sync_max_offset_frames: int = 6  # K: offsets of the curve, +-K frames (+-0.24 s)
+    sync_kernel_size: int = 5  # temporal kernel of the sync towers (odd): they see +-3 * (k // 2) frames
     sync_pretrain_epochs: int = 0  # epochs of self-supervised sync training on the REAL training clips
     # before the detector trains (avforge train does both; 0 = learn sync only with the detector)
     sync_exclude_frames: int = 2  # InfoNCE: same-clip frames this close to the positive are ignored
@@ -84,6 +85,8 @@ class DetectorConfig:
             raise AvforgeError("model.regress_ranges_frames needs one (low, high) pair per pyramid level")
         if self.kernel_size % 2 != 1:
             raise AvforgeError(f"model.kernel_size must be odd, got {self.kernel_size}")
+        if self.sync_kernel_size < 1 or self.sync_kernel_size % 2 == 0:
+            raise AvforgeError(f"model.sync_kernel_size must be odd, got {self.sync_kernel_size}")
         if self.sync_max_offset_frames < 0 or self.sync_pretrain_epochs < 0 or self.sync_exclude_frames < 0:
             raise AvforgeError("model.sync_max_offset_frames, sync_pretrain_epochs and sync_exclude_frames must be >= 0")
         if (self.sync_pretrain_epochs or self.w_sync) and not self.sync:

@@ -41,7 +41,8 @@ class Detector(nn.Module):
         self.refiner = (BoundaryRefiner(cfg.dim, cfg.refine_window_frames)
                         if cfg.uses_anchor_free and cfg.refine_boundaries else None)
         self.bm = BoundaryMatchingHead(cfg.dim, cfg.bm_dim, cfg.bm_max_duration_frames) if cfg.uses_bm else None
-        self.sync = SyncNet(visual_dim, audio_dim, cfg.sync_dim, cfg.sync_max_offset_frames) if cfg.sync else None
+        self.sync = SyncNet(visual_dim, audio_dim, cfg.sync_dim, cfg.sync_max_offset_frames,
+                                                 cfg.sync_kernel_size) if cfg.sync else None
         self.sync_proj = (nn.Sequential(nn.Linear(self.sync.n_offsets, cfg.dim), nn.GELU(), nn.Linear(cfg.dim, cfg.dim))
                           if cfg.sync else None)
 

@@ -23,12 +23,15 @@ from avforge.models.layers import apply_mask
 
 
 class SyncTower(nn.Module):
-    """(B, T, C_in) -> (B, T, dim) unit vectors; receptive field +-6 frames (+-0.24 s, about a word)."""
+    """(B, T, C_in) -> (B, T, dim) unit vectors. Two residual temporal convs (dilation 1 and 2) of
+    ``kernel_size``: receptive field +-3 * (kernel_size // 2) frames (kernel 5: +-6, +-0.24 s)."""
 
-    def __init__(self, in_dim: int, dim: int):
+    def __init__(self, in_dim: int, dim: int, kernel_size: int = 5):
         super().__init__()
+        half = kernel_size // 2
         self.inp = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, dim), nn.GELU())
-        self.convs = nn.ModuleList([nn.Conv1d(dim, dim, 5, padding=2), nn.Conv1d(dim, dim, 5, padding=4, dilation=2)])
+        self.convs = nn.ModuleList([nn.Conv1d(dim, dim, kernel_size, padding=half),
+                                    nn.Conv1d(dim, dim, kernel_size, padding=2 * half, dilation=2)])
         self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in self.convs)
         self.out = nn.Linear(dim, dim)
 
@@ -43,10 +46,11 @@ class SyncTower(nn.Module):
 class SyncNet(nn.Module):
     """Visual and audio towers; ``offset_curve`` gives the detector its sync evidence."""
 
-    def __init__(self, visual_dim: int, audio_dim: int, dim: int = 64, max_offset_frames: int = 6):
+    def __init__(self, visual_dim: int, audio_dim: int, dim: int = 64, max_offset_frames: int = 6,
+                 kernel_size: int = 5):
         super().__init__()
-        self.visual = SyncTower(visual_dim, dim)
-        self.audio = SyncTower(audio_dim, dim)
+        self.visual = SyncTower(visual_dim, dim, kernel_size)
+        self.audio = SyncTower(audio_dim, dim, kernel_size)
         self.max_offset_frames = max_offset_frames
 
     @property
@@ -102,9 +106,9 @@ class SyncPretrainModel(nn.Module):
     """
 
     def __init__(self, visual_dim: int, audio_dim: int, dim: int, max_offset_frames: int,
-                 exclude_frames: int, temperature: float):
+                 exclude_frames: int, temperature: float, kernel_size: int = 5):
         super().__init__()
-        self.sync = SyncNet(visual_dim, audio_dim, dim, max_offset_frames)
+        self.sync = SyncNet(visual_dim, audio_dim, dim, max_offset_frames, kernel_size)
         self.exclude_frames, self.temperature = exclude_frames, temperature
 
     def forward(self, batch) -> SyncOutput:
