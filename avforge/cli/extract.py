@@ -20,7 +20,7 @@ from avforge.features.registry import build_encoder, encoder_names
 from avforge.features.store import FAILURES_NAME, LAYOUTS, STORAGE_DTYPES, FeatureStore
 
 # CLI flag -> encoder option; passed only when given, so an encoder rejects flags it has no use for.
-ENCODER_FLAGS = ("model", "layer", "crop", "variant", "checkpoint")
+ENCODER_FLAGS = ("model", "layer", "crop", "variant", "checkpoint", "size")
 
 
 def add_arguments(parser) -> None:
@@ -31,6 +31,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--layer", help="hf: hidden-state index, 'last' (default) or 'weighted'")
     parser.add_argument("--crop", choices=("fixed", "detect"), help="visual encoders: mouth crop mode")
     parser.add_argument("--variant", help="lip-resnet: 'small' (default) or 'auto-avsr'")
+    parser.add_argument("--size", type=int, help="lip-light: side of the pooled gray mouth image (default 16)")
     parser.add_argument("--checkpoint", help="lip-resnet: Auto-AVSR visual checkpoint (.pth/.safetensors)")
     parser.add_argument("--shard", help="i/n: take every n-th video starting at i (default: RANK/WORLD_SIZE)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (under torchrun: LOCAL_RANK's GPU)")
