@@ -15,6 +15,7 @@ Rows (model overrides on top of avforge/configs/synthetic_small.yaml):
   concat                     both streams, plain concatenation fusion (anchor-free head)
   discrepancy                both streams, cross-modal discrepancy fusion (anchor-free head)
   sync                       discrepancy fusion + lip-speech sync branch, pre-trained on real clips
+  concat_sync                concatenation fusion + the same sync branch
   bm                         discrepancy fusion with the BA-TFD boundary-matching head instead
 """
 from __future__ import annotations
@@ -36,6 +37,8 @@ ROWS = {
                                                          "model.w_sync=0"]),
     "sync": ("discrepancy fusion + sync (anchor-free)", ["model.sync=true", "model.sync_pretrain_epochs=30",
                                                          "model.w_sync=0.5"]),
+    "concat_sync": ("concatenation fusion + sync (anchor-free)", ["model.fusion=concat", "model.sync=true",
+                                                                 "model.sync_pretrain_epochs=30", "model.w_sync=0.5"]),
     "bm": ("discrepancy fusion, BM head", ["model.boundary_head=bm"]),
 }
 COLUMNS = (("AP@0.50", "AP@0.5"), ("AP@0.75", "AP@0.75"), ("AP@0.95", "AP@0.95"), ("AR@5", "AR@5"),
