@@ -29,7 +29,7 @@ FAKE = (0.8, 1.4)  # seconds, the forged span of the fake clips
 TINY = ["model.dim=16", "model.attn_heads=2", "model.pyramid_strides=[1,2]",
         "model.regress_ranges_frames=[[0,8],[8,100000]]", "model.decode_min_score=0.0", "train.epochs=3",
         "train.batch_size=2", "train.warmup_epochs=0", "data.max_frames=64", "infer.window_s=1.6",
-        "infer.overlap_s=0.64"]
+        "infer.overlap_s=0.64", "model.sync=true", "model.sync_dim=8", "model.sync_pretrain_epochs=1"]
 
 
 def talking_clip(seed: int, fake: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -124,6 +124,7 @@ def test_single_video_table_json_sidecars_and_plot(trained, capsys, tmp_path):
     assert details["errors"] == {} and details["settings"]["crop"] == "fixed"
     assert details["settings"]["postprocess"]["max_proposals"] == 6
     assert 0.0 <= details["videos"][key]["video_score"] <= 1.0
+    assert set(details["videos"][key]["frames"]) == {"fused", "audio", "visual", "sync"}  # lip-speech agreement too
     n_frames = len(trained["stores"]["visual"].load("train/001.mp4").data)  # same grid as avforge extract
     assert details["videos"][key]["duration_s"] == pytest.approx(n_frames / 25)
     image = matplotlib.image.imread(png)
