@@ -18,7 +18,7 @@ import torch
 
 from avforge.core.errors import AvforgeError
 
-FEATURE_VERSION = 1  # bump when an encoder's maths changes: stores made before are then refused
+FEATURE_VERSION = 2  # 2: fixed mouth box 0.375 of the frame (was 0.5). Bump when an encoder's maths changes: stores made before are then refused
 WEIGHT_SOURCES = ("none", "seed", "hub", "file")
 _LEGACY_SEED = "random-init:seed"
 

@@ -4,8 +4,10 @@ A box is ``(cx, cy, side)`` in pixels of the frame: a square around the mouth th
 resized to ``size x size`` (edges replicated where it leaves the frame).
 
 - ``fixed``: LAV-DF and AV-Deepfake1M frames are 224x224 face crops (VoxCeleb2 style) with the
-  mouth near 0.72 of the height; FIXED_MOUTH_BOX is a square of half the frame side centred
-  there (x 0.25-0.75, y 0.47-0.97: lips, chin and jaw line).
+  mouth near 0.72 of the height; FIXED_MOUTH_BOX is a square of 0.375 of the frame side centred
+  there (x 0.31-0.69, y 0.53-0.91: lips and chin), the share of the face that Auto-AVSR's
+  96-of-256 mouth ROI takes. It stays below the eyes: a box that reaches them (the former half-
+  frame box did, with head motion) turns every blink into lip motion that no speech explains.
 - ``detect``: for arbitrary videos. yuface (libfacedetection: face box + eyes, nose and both
   mouth corners) on every frame; the box is centred between the mouth corners with a side of
   1.6 x the eye distance (about the fixed box for a face-centred crop). Without yuface, OpenCV's
@@ -27,7 +29,7 @@ try:
 except ImportError:  # optional: fall back to OpenCV's Haar cascade
     yuface = None
 
-FIXED_MOUTH_BOX = (0.5, 0.72, 0.5)  # (cx, cy, side) as fractions of frame (width, height, height)
+FIXED_MOUTH_BOX = (0.5, 0.72, 0.375)  # (cx, cy, side) as fractions of frame (width, height, height)
 SIDE_PER_EYE_DISTANCE = 1.6
 HAAR_MOUTH = (0.5, 0.76, 0.6)  # (cx, cy, side) as fractions of the Haar face box width/height
 SMOOTH_FRAMES = 5  # centred moving average over 0.2 s at 25 fps

@@ -207,3 +207,22 @@ def test_speech_timings_and_visemes_follow_the_words():
     openness, _ = viseme_tracks(utt.phonemes, VIDEO_GRID.num_frames(utt.duration_s))
     b_frame = VIDEO_GRID.index_of(utt.phonemes[0].start_s + 0.01)  # the closed 'b' of "bob"
     assert openness[b_frame] < 0.5 * openness.max()
+
+
+def test_fixed_mouth_crop_does_not_see_blinks():
+    """Eyelids must not enter the lip features: rendering the same clip with and without blinks
+    (largest head motion) gives identical fixed mouth crops."""
+    from dataclasses import replace
+
+    from avforge.data.synthetic.face import FaceIdentity, FaceRenderer, Scene
+
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        renderer = FaceRenderer(FaceIdentity.sample(rng), 96, seed=seed)
+        scene = Scene.sample(rng, 50, 1.0, renderer.margin)
+        blinking = replace(scene, blink=np.ones(50, np.float32))
+        still = replace(scene, blink=np.zeros(50, np.float32))
+        openness, width = np.full(50, 0.5, np.float32), np.full(50, 0.5, np.float32)
+        a, b = (renderer.render(s, openness, width) for s in (blinking, still))
+        assert not np.array_equal(a, b)  # the blink is there ...
+        assert np.array_equal(crop_mouth(a), crop_mouth(b))  # ... but not in the mouth crop

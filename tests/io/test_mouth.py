@@ -29,8 +29,8 @@ def test_fixed_crop_takes_the_documented_box():
     frames = np.repeat(np.stack([rows] * 3, axis=-1)[None], 4, axis=0)
     crops = crop_mouth(frames, "fixed", size=112)
     assert crops.shape == (4, 112, 112) and crops.dtype == np.uint8
-    # box rows 0.47 .. 0.97 of 224 = 105 .. 217, one source row per output row at size 112
-    assert crops[0, 0, 0] == pytest.approx(105, abs=1) and crops[0, -1, 0] == pytest.approx(216, abs=1)
+    # box rows 0.5325 .. 0.9075 of 224 = 119.3 .. 203.3 (84 rows) resampled to 112 output rows
+    assert crops[0, 0, 0] == pytest.approx(119, abs=1) and crops[0, -1, 0] == pytest.approx(203, abs=1)
     assert crop_mouth(frames, "fixed", size=88, gray=False).shape == (4, 88, 88, 3)
 
 
@@ -64,7 +64,7 @@ def test_missing_faces_hold_the_last_box_and_no_face_falls_back_to_fixed():
     assert np.allclose(boxes, boxes[1], atol=1.0)  # same face everywhere: held, no jumps
     fixed = mouth_boxes(np.stack([blank] * 3), "fixed")
     np.testing.assert_allclose(mouth_boxes(np.stack([blank] * 3), "detect"), fixed)
-    np.testing.assert_allclose(fixed[0], (0.5 * 320, 0.72 * 256, 0.5 * 256))
+    np.testing.assert_allclose(fixed[0], (0.5 * 320, 0.72 * 256, 0.375 * 256))
 
 
 def test_smooth_track_holds_then_averages():
