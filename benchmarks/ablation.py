@@ -10,12 +10,12 @@ CPU seconds of the training process (the latter is steadier on a shared machine)
     python benchmarks/ablation.py                       # all rows, exp/synthetic paths, test split
     python benchmarks/ablation.py --rows discrepancy bm --set train.epochs=10 --out ablation.json
 
-Rows (model overrides on top of avforge/configs/synthetic_small.yaml):
-  audio_only / visual_only   one stream only (anchor-free head)
-  concat                     both streams, plain concatenation fusion (anchor-free head)
-  discrepancy                both streams, cross-modal discrepancy fusion (anchor-free head)
+Rows (model overrides on top of avforge/configs/synthetic_small.yaml; anchor-free head unless said):
+  audio_only / visual_only   one stream only
+  concat                     both streams, plain concatenation fusion
+  discrepancy                both streams, cross-modal discrepancy fusion
   sync                       discrepancy fusion + lip-speech sync branch, pre-trained on real clips
-  concat_sync                concatenation fusion + the same sync branch
+  concat_sync                concatenation fusion + the same sync branch (the default config)
   bm                         discrepancy fusion with the BA-TFD boundary-matching head instead
 """
 from __future__ import annotations
@@ -29,17 +29,17 @@ from pathlib import Path
 
 from avforge.core.fileio import read_json, write_json
 
+NO_SYNC = ["model.sync=false", "model.sync_pretrain_epochs=0", "model.w_sync=0"]
+SYNC = ["model.sync=true", "model.sync_pretrain_epochs=30", "model.w_sync=0.5"]
 ROWS = {
-    "audio_only": ("audio-only (anchor-free)", ["model.fusion=audio_only"]),
-    "visual_only": ("visual-only (anchor-free)", ["model.fusion=visual_only"]),
-    "concat": ("concatenation fusion (anchor-free)", ["model.fusion=concat"]),
-    "discrepancy": ("discrepancy fusion (anchor-free)", ["model.sync=false", "model.sync_pretrain_epochs=0",
-                                                         "model.w_sync=0"]),
-    "sync": ("discrepancy fusion + sync (anchor-free)", ["model.sync=true", "model.sync_pretrain_epochs=30",
-                                                         "model.w_sync=0.5"]),
-    "concat_sync": ("concatenation fusion + sync (anchor-free)", ["model.fusion=concat", "model.sync=true",
-                                                                 "model.sync_pretrain_epochs=30", "model.w_sync=0.5"]),
-    "bm": ("discrepancy fusion, BM head", ["model.boundary_head=bm"]),
+    "audio_only": ("audio only", ["model.fusion=audio_only", *NO_SYNC]),
+    "visual_only": ("visual only", ["model.fusion=visual_only", *NO_SYNC]),
+    "concat": ("concatenation fusion", ["model.fusion=concat", *NO_SYNC]),
+    "discrepancy": ("discrepancy fusion", ["model.fusion=discrepancy", *NO_SYNC]),
+    "sync": ("discrepancy fusion + sync", ["model.fusion=discrepancy", *SYNC]),
+    "concat_sync": ("concatenation fusion + sync = default", ["model.fusion=concat", *SYNC]),
+    "bm": ("discrepancy fusion, BM head instead of anchor-free",
+           ["model.fusion=discrepancy", "model.boundary_head=bm", *NO_SYNC]),
 }
 COLUMNS = (("AP@0.50", "AP@0.5"), ("AP@0.75", "AP@0.75"), ("AP@0.95", "AP@0.95"), ("AR@5", "AR@5"),
            ("AUC", "AUC"), ("attribution", "attribution"), ("audio_modified", "AP@0.5 audio"),
