@@ -51,6 +51,10 @@ def _pretrain_sync(cfg: ExperimentConfig, sync_dir: Path, visual: FeatureStore, 
     real = feature_dataset(cfg.data.train_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed, real_only=True)
     real_val = (feature_dataset(cfg.data.val_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed,
                                 real_only=True) if cfg.data.val_manifest else None)
+    if len(real) < cfg.train.batch_size:
+        raise AvforgeError(f"the sync stage trains on real clips only: {len(real)} in the training set, fewer than "
+                           f"one batch (train.batch_size={cfg.train.batch_size}); add real clips or set "
+                           "model.sync_pretrain_epochs=0", path=cfg.data.train_manifest)
     if ctx.is_main:
         print(f"sync stage: {m.sync_pretrain_epochs} epochs on {len(real)} real clips", flush=True)
     trainer = Trainer(lambda: SyncPretrainModel(visual.dim, audio.dim, m.sync_dim, m.sync_max_offset_frames,

@@ -13,7 +13,8 @@ from engine_toys import make_feature_data
 
 TINY = ["model.dim=16", "model.attn_heads=2", "model.pyramid_strides=[1,2]",
         "model.regress_ranges_frames=[[0,8],[8,100000]]", "train.epochs=1", "train.batch_size=4",
-        "train.warmup_epochs=0", "data.max_frames=64", "infer.window_s=3.2", "infer.overlap_s=1.6"]
+        "train.warmup_epochs=0", "data.max_frames=64", "infer.window_s=3.2", "infer.overlap_s=1.6",
+        "model.sync_pretrain_epochs=2"]
 
 
 def run_cli(argv, capsys):
@@ -153,3 +154,12 @@ def test_sync_stage_trains_on_real_clips_then_the_detector_starts_from_it(tmp_pa
     from avforge.engine.rawcache import load_raw
     curve = load_raw(raw, "train/000.mp4").frame_probs["sync"]
     assert curve.shape == (60,) and 0 <= curve.min() and curve.max() <= 1 and curve.std() > 0
+
+
+def test_sync_stage_without_enough_real_clips_is_one_line(tmp_path, capsys):
+    vis, aud, train = make_feature_data(tmp_path, [60, 80, 70, 90])  # 2 real clips, batch of 4, batch of 4
+    argv = ["train", "--config", "synthetic_small", "--exp-dir", str(tmp_path / "exp")]
+    for s in TINY + [f"data.visual_store={vis}", f"data.audio_store={aud}", f"data.train_manifest={train}"]:
+        argv += ["--set", s]
+    rc, out, err = run_cli(argv, capsys)
+    assert rc == 2 and err.count("\n") == 1 and "2 in the training set" in err and "sync_pretrain_epochs=0" in err

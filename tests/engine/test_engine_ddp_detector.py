@@ -16,7 +16,7 @@ from engine_toys import make_feature_data
 
 TINY = ["model.dim=16", "model.attn_heads=2", "model.pyramid_strides=[1,2]",
         "model.regress_ranges_frames=[[0,8],[8,100000]]", "train.epochs=2", "train.batch_size=4",
-        "data.max_frames=64"]
+        "data.max_frames=64", "model.sync_pretrain_epochs=2"]
 
 
 def test_torchrun_two_processes_train_the_detector(tmp_path, capsys):

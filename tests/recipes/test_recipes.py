@@ -9,7 +9,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--n_clips", "24", "--workers", "1", "--train_set",
-        "train.epochs=2 train.batch_size=4 model.dim=16 model.attn_heads=2 data.max_frames=128"]
+        "train.epochs=2 train.batch_size=4 model.dim=16 model.attn_heads=2 data.max_frames=128 "
+        "model.sync_pretrain_epochs=0"]
 
 
 def run_recipe(name, *args, cwd=REPO):
