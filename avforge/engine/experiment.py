@@ -60,7 +60,7 @@ def _pretrain_sync(cfg: ExperimentConfig, sync_dir: Path, visual: FeatureStore, 
     trainer = Trainer(lambda: SyncPretrainModel(visual.dim, audio.dim, m.sync_dim, m.sync_max_offset_frames,
                                                 m.sync_exclude_frames, m.sync_temperature, m.sync_kernel_size),
                       real, replace(cfg.train, epochs=m.sync_pretrain_epochs), sync_dir, collate_fn=collate, ctx=ctx,
-                      val_set=real_val, run_info=run_info)
+                      val_set=real_val, run_info=run_info, log_prefix="sync ")
     trainer.fit()
     return trainer.model.state_dict()
 

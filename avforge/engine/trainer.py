@@ -98,12 +98,13 @@ class Trainer:
 
     def __init__(self, model_factory: Callable[[], torch.nn.Module], train_set: Dataset, cfg: TrainConfig,
                  exp_dir, *, collate_fn: Callable, ctx: DistContext, val_set: Dataset | None = None,
-                 run_info: dict | None = None):
+                 run_info: dict | None = None, log_prefix: str = ""):
         self.cfg, self.ctx, self.collate_fn = cfg, ctx, collate_fn
         self.train_set, self.val_set = train_set, val_set
         self.exp_dir = Path(exp_dir)
         self.ckpt_root = self.exp_dir / "checkpoints"
         self.run_info = dict(run_info or {})
+        self.log_prefix = log_prefix  # starts every per-epoch line (e.g. "sync " for the sync stage)
         if cfg.amp == "fp16" and ctx.device.type != "cuda":
             raise AvforgeError("train.amp=fp16 needs --device cuda (use bf16 or none on CPU)")
         self.micro = cfg.micro_batch(ctx.world_size)
@@ -267,7 +268,7 @@ class Trainer:
         while st["epoch"] < cfg.epochs:
             epoch, t0 = st["epoch"], time.time()
             batches = iter(self._loader(epoch))
-            bar = tqdm(total=self.steps_per_epoch, initial=st["step_in_epoch"], desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            bar = tqdm(total=self.steps_per_epoch, initial=st["step_in_epoch"], desc=f"{self.log_prefix}epoch {epoch + 1}/{cfg.epochs}",
                        disable=(not self.ctx.is_main) or None, leave=False, mininterval=1.0)
             while st["step_in_epoch"] < self.steps_per_epoch:
                 lr = lr_at(st["step"], self.total_steps, self.warmup_steps, cfg)
@@ -300,7 +301,7 @@ class Trainer:
             self._write_metrics()
             if self.ctx.is_main:
                 val = f" val {record['val']['total']:.4f}" if "val" in record else ""
-                print(f"epoch {epoch + 1}/{cfg.epochs} step {st['step']} loss {record['train'].get('total', float('nan')):.4f}"
+                print(f"{self.log_prefix}epoch {epoch + 1}/{cfg.epochs} step {st['step']} loss {record['train'].get('total', float('nan')):.4f}"
                       f"{val} lr {lr:.2e} ({record['seconds']:.1f} s)", flush=True)
         self._write_metrics()
         return st["history"]
