@@ -35,6 +35,7 @@ TXT_MEMBER = "prediction.txt"
 MAX_BYTES = 4_000_000_000  # "< 4 GB": decimal GB, the stricter reading
 MAX_PER_VIDEO = 100
 SCORE_DECIMALS, TIME_DECIMALS, DETECTION_DECIMALS = 4, 2, 6
+CHUNK_ROWS = 1 << 21  # proposals formatted at once: bounds the temporaries whatever the test set size
 PLACEHOLDER = (1e-4, 0.0, 0.04)  # [score, start_s, end_s] written for a video left without proposals
 EMPTY_POLICIES = ("placeholder", "keep")
 
@@ -107,36 +108,60 @@ def _format_localization(raw, files, durations, max_per_video, empty, sub, sourc
         raw = flatten({f: _rows(v) for f, v in raw.items()}, source=source)
     check_files(dict.fromkeys(raw.files), files, source, allow_missing=True)
     flat = _with_all(raw, files)
-    rows, video = flat.rows, flat.video_of_row()
-    for what, bad in (("videos with NaN/inf values", ~np.isfinite(rows).all(axis=1)),
-                      ("videos with reversed segments (start > end)", rows[:, 1] > rows[:, 2])):
-        if bad.any():
-            bad_videos = np.unique(video[bad])
+    chunks = list(_video_chunks(flat.offsets))
+    for what, test in (("videos with NaN/inf values", lambda r: ~np.isfinite(r).all(axis=1)),
+                       ("videos with reversed segments (start > end)", lambda r: r[:, 1] > r[:, 2])):
+        bad_videos = []
+        for lo, hi in chunks:
+            video, rows = _chunk(flat, lo, hi)
+            bad_videos.extend(lo + np.unique(video[test(rows)]))
+        if bad_videos:
             raise AvforgeError(listing(what, [files[i] for i in bad_videos], len(bad_videos)), path=source)
 
-    # Clip to the video on the 2-decimal grid (floor), so rounding can never step past its end.
-    limit = np.array([_end_limit(durations.get(f)) for f in files])[video]
-    score = np.round(rows[:, 0], SCORE_DECIMALS)
-    start = np.round(np.clip(rows[:, 1], 0.0, limit), TIME_DECIMALS)
-    end = np.round(np.clip(rows[:, 2], 0.0, limit), TIME_DECIMALS)
-    positive, nonempty = score > 0, start < end
-    order = np.lexsort((-rows[:, 0], video))  # by video, then raw score descending; ties keep input order
-    order = order[(positive & nonempty)[order]]
-    kept_counts = np.bincount(video[order], minlength=len(files))
-    rank = np.arange(len(order)) - np.repeat(np.cumsum(kept_counts) - kept_counts, kept_counts)
-    order = order[rank < max_per_video]
-    out = np.ascontiguousarray(np.stack([score, start, end], axis=1)[order])
-    counts = np.minimum(kept_counts, max_per_video)
-    result = dict(zip(files, np.split(out, np.cumsum(counts)[:-1])))
+    limits = np.array([_end_limit(durations.get(f)) for f in files])
+    result, dropped, emptied, capped = {}, 0, 0, 0
+    for lo, hi in chunks:  # per-video work, a bounded number of proposals at a time
+        video, rows = _chunk(flat, lo, hi)
+        # Clip to the video on the 2-decimal grid (floor), so rounding can never step past its end.
+        limit = limits[lo:hi][video]
+        score = np.round(rows[:, 0], SCORE_DECIMALS)
+        start = np.round(np.clip(rows[:, 1], 0.0, limit), TIME_DECIMALS)
+        end = np.round(np.clip(rows[:, 2], 0.0, limit), TIME_DECIMALS)
+        positive, nonempty = score > 0, start < end
+        order = np.lexsort((-rows[:, 0], video))  # by video, then raw score descending; ties keep input order
+        order = order[(positive & nonempty)[order]]
+        kept_counts = np.bincount(video[order], minlength=hi - lo)
+        rank = np.arange(len(order)) - np.repeat(np.cumsum(kept_counts) - kept_counts, kept_counts)
+        order = order[rank < max_per_video]
+        out = np.ascontiguousarray(np.stack([score, start, end], axis=1)[order])
+        counts = np.minimum(kept_counts, max_per_video)
+        result.update(zip(files[lo:hi], np.split(out, np.cumsum(counts)[:-1])))
+        dropped += int((~positive).sum())
+        emptied += int((positive & ~nonempty).sum())
+        capped += int((kept_counts > max_per_video).sum())
 
-    sub.notes.append(f"dropped {int((~positive).sum())} proposals with score <= 0 after rounding and "
-                     f"{int((positive & ~nonempty).sum())} empty after rounding/clipping; "
-                     f"capped {int((kept_counts > max_per_video).sum())} videos at {max_per_video}")
+    sub.notes.append(f"dropped {dropped} proposals with score <= 0 after rounding and {emptied} empty after "
+                     f"rounding/clipping; capped {capped} videos at {max_per_video}")
     unknown_duration = [f for f in files if f not in durations]
     if durations and unknown_duration:
         sub.warnings.append(listing("videos without a duration, not clipped at their end", unknown_duration))
     _fill_empty(result, durations, empty, sub)
     return result
+
+
+def _video_chunks(offsets: np.ndarray, rows: int = CHUNK_ROWS):
+    """(first, end) video ranges of about ``rows`` proposals each (at least one video)."""
+    lo, n = 0, len(offsets) - 1
+    while lo < n:
+        hi = max(lo + 1, int(np.searchsorted(offsets, offsets[lo] + rows, side="right")) - 1)
+        yield lo, min(hi, n)
+        lo = min(hi, n)
+
+
+def _chunk(flat: Ragged, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """(video index relative to ``lo`` of each row, rows) of videos ``lo:hi``."""
+    counts = np.diff(flat.offsets[lo:hi + 1])
+    return np.repeat(np.arange(hi - lo), counts), flat.rows[flat.offsets[lo]:flat.offsets[hi]]
 
 
 def _with_all(raw: Ragged, files: list[str]) -> Ragged:

@@ -239,3 +239,25 @@ def test_round_trip_write_then_read(tmp_path):
     assert back.detection == sub.detection
     assert {f: np.asarray(r).tolist() for f, r in back.localization.items()} == \
         {f: r.tolist() for f, r in sub.localization.items()}
+
+
+def test_formatting_in_bounded_chunks_gives_the_same_submission(monkeypatch):
+    """Proposals are formatted a bounded number at a time (memory at 34 M proposals); chunk edges
+    change nothing: same rows, notes and errors as one pass."""
+    rng = np.random.default_rng(0)
+    files = [f"{i:03d}.mp4" for i in range(40)]
+    raw = {}
+    for f, k in zip(files[:-3], rng.integers(0, 15, 37)):
+        start = rng.uniform(0, 5, k)
+        raw[f] = np.round(np.c_[rng.uniform(-0.1, 1, k), start, start + rng.uniform(0.001, 2, k)], 3)
+    durations = {f: 4.0 for f in files[::2]}
+    whole = make_submission(raw, files=files, durations=durations, max_per_video=6)
+    monkeypatch.setattr(sm, "CHUNK_ROWS", 7)
+    chunked = make_submission(raw, files=files, durations=durations, max_per_video=6)
+    assert whole.localization.keys() == chunked.localization.keys()
+    assert all(np.array_equal(whole.localization[f], chunked.localization[f]) for f in files)
+    assert whole.notes == chunked.notes and whole.warnings == chunked.warnings
+    raw[files[30]][2, 1] = np.nan
+    raw[files[3]][0, 1] = np.inf
+    with pytest.raises(AvforgeError, match=r"2 videos with NaN/inf values: 003.mp4, 030.mp4"):
+        make_submission(raw, files=files)
