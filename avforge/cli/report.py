@@ -79,7 +79,7 @@ def write(html: Path, videos: list[ReportVideo], details: dict, *, embed: bool =
     """Pages for ``videos`` with the settings of ``details`` (as ``avforge infer`` writes it)."""
     settings = {k: details[k] for k in ("checkpoint", "step", "encoders", "settings") if k in details}
     post = details.get("settings", {}).get("postprocess", {})
-    cap_note = (f"segment cap {post.get('max_proposals')} per started minute (challenge export keeps a fixed cap)"
+    cap_note = (f"cap {post.get('max_proposals')} segments per started minute"
                 if details.get("settings", {}).get("caps_scale_with_duration") else "")
     return write_reports(html, videos, settings, embed=embed, crop=details.get("settings", {}).get("crop") or "fixed",
                          errors=details.get("errors") or {}, cap_note=cap_note)

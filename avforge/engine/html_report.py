@@ -61,9 +61,9 @@ class ReportVideo:
 
 # ----------------------------------------------------------------------------- compact curves
 def encode_curves(curves: dict[str, np.ndarray]) -> dict[str, str]:
-    """name -> base64 of the values quantised to uint8 (round(v * 255), clipped to [0, 1])."""
-    return {k: base64.b64encode(np.round(np.clip(np.asarray(v, np.float64), 0, 1) * 255).astype(np.uint8).tobytes())
-            .decode("ascii") for k, v in curves.items()}
+    """name -> base64 of the values quantised to uint8 (round(v * 255), clipped to [0, 1], NaN as 0)."""
+    return {k: base64.b64encode(np.round(np.clip(np.nan_to_num(np.asarray(v, np.float64)), 0, 1) * 255)
+                                .astype(np.uint8).tobytes()).decode("ascii") for k, v in curves.items()}
 
 
 def decode_curves(encoded: dict[str, str]) -> dict[str, np.ndarray]:
@@ -71,15 +71,18 @@ def decode_curves(encoded: dict[str, str]) -> dict[str, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- ground truth
-def truth_matches(truth: VideoRecord, proposals: Proposals) -> tuple[list[dict], list[float]]:
-    """Per true fake segment: its modality, the best-IoU prediction (index, None without any)
-    and that IoU; per prediction: its best IoU with any true segment."""
+def truth_matches(truth: VideoRecord, proposals: Proposals, min_iou: float = 0.5) -> tuple[list[dict], list[float]]:
+    """Per true fake segment: its modality, its matched prediction (index, None without any) and
+    their IoU; per prediction: its best IoU with any true segment. The match is the highest-scoring
+    prediction with IoU >= ``min_iou`` (the one AP@0.5 credits), else the one of highest IoU."""
     starts, ends = np.asarray(proposals.starts_s, float), np.asarray(proposals.ends_s, float)
+    scores = np.asarray(proposals.scores, float)
     per_pred = np.zeros(len(starts))
     rows = []
     for (start, end), modality in zip(truth.fake_segments, truth.segment_modalities()):
         iou = iou_one_to_many(start, end, starts, ends)
-        best = int(np.argmax(iou)) if len(iou) else None
+        hits = np.flatnonzero(iou >= min_iou)
+        best = int(hits[np.argmax(scores[hits])]) if len(hits) else int(np.argmax(iou)) if len(iou) else None
         rows.append({"start": float(start), "end": float(end), "modality": modality, "match": best,
                      "iou": float(iou[best]) if best is not None else 0.0})
         per_pred = np.maximum(per_pred, iou)
@@ -186,7 +189,7 @@ def render_index(rows: list[dict], errors: dict[str, str], title: str) -> str:
         f'<tr><td><a href="{_escape(r["href"])}">{_escape(r["file"])}</a></td><td>{r["video_score"]:.3f}</td>'
         f'<td>{r["duration_s"]:.1f} s</td><td>{r["segments"]}</td><td>{r["best"]}</td></tr>'
         for r in sorted(rows, key=lambda r: -r["video_score"]))
-    failed = "".join(f"<li>{_escape(k)}: {_escape(v)}</li>" for k, v in errors.items())
+    failed = "".join(f"<li>{_escape(v)}</li>" for v in errors.values())  # reasons name their file
     css = (PAGE_DIR / "page.css").read_text()
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_escape(title)}</title>'
             f"<style>{css}</style></head><body><header><h1>{_escape(title)}</h1>"

@@ -29,11 +29,13 @@ def test_curves_round_trip_within_half_a_step_and_clip():
 def test_truth_matches_give_best_prediction_and_iou():
     truth = VideoRecord(file="v.mp4", split="test", modify_type="both_modified", fake_segments=((1.0, 2.0), (5.0, 6.0)),
                         audio_fake_segments=((1.0, 2.0),), visual_fake_segments=((1.0, 2.0), (5.0, 6.0)), duration_s=8)
-    p = Proposals(np.array([0.9, 0.8, 0.1]), np.array([1.5, 4.0, 0.0]), np.array([2.0, 5.5, 8.0]))
+    p = Proposals(np.array([0.9, 0.8, 0.1, 0.05]), np.array([1.5, 4.0, 0.0, 1.0]), np.array([2.0, 5.5, 8.0, 2.0]))
     rows, per_pred = truth_matches(truth, p)
+    # (1, 2): the best-scoring prediction with IoU >= 0.5 (#0), not the exact but weaker #3;
+    # (5, 6): none reaches 0.5, so the highest IoU (#1: 0.5 s of 2 s)
     assert [(r["modality"], r["match"]) for r in rows] == [("both", 0), ("visual", 1)]
     assert rows[0]["iou"] == pytest.approx(0.5) and rows[1]["iou"] == pytest.approx(0.5 / 2.0)
-    assert per_pred == pytest.approx([0.5, 0.25, 1 / 8])
+    assert per_pred == pytest.approx([0.5, 0.25, 1 / 8, 1.0])
     rows, per_pred = truth_matches(truth, Proposals(np.zeros(0), np.zeros(0), np.zeros(0)))
     assert [r["match"] for r in rows] == [None, None] and per_pred == []
 

@@ -6,7 +6,7 @@
   const MOD = { audio: '#e67e22', visual: '#1f77b4', both: '#8e44ad' };
   const CURVE = { fused: '#1b1b1b', audio: MOD.audio, visual: MOD.visual };
   const EXTRA = ['#2ca02c', '#8c564b', '#e377c2', '#7f7f7f', '#17becf'];
-  const LABEL = { fused: 'fused p(fake)', audio: 'audio p(fake)', visual: 'visual p(fake)' };
+  const LABEL = { fused: 'fused p(fake)', audio: 'audio p(fake)', visual: 'visual p(fake)', sync: 'lip–speech sync' };
   const M = { left: 78, right: 10 };
   const bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
@@ -119,18 +119,18 @@
       for (let i = 0; i < W; i++) { const y = yv(hi[i]); i ? ctx.lineTo(M.left + i + 0.5, y) : ctx.moveTo(M.left, y); }
       ctx.stroke();
     }
-    // segment bands: low scores first so the best lie on top
+    // segment bands, as tall as their score: the tallest first, so every band's top shows
     const sl = lane('segments');
-    for (const s of visible().sort((a, b) => a.score - b.score)) {
+    for (const s of visible().sort((a, b) => b.score - a.score)) {
       const r = band(s);
       if (!r) continue;
-      ctx.globalAlpha = 0.3 + 0.7 * s.score; ctx.fillStyle = MOD[s.modality] || MOD.both;
-      ctx.fillRect(r.x, sl.y, r.w, sl.h);
+      ctx.globalAlpha = 0.25 + 0.75 * s.score; ctx.fillStyle = MOD[s.modality] || MOD.both;
+      ctx.fillRect(r.x, r.y, r.w, r.h);
     }
     ctx.globalAlpha = 1;
     if (S.selected !== null) {
       const r = band(segs[S.selected]);
-      if (r) { ctx.strokeStyle = '#000'; ctx.lineWidth = 2; ctx.strokeRect(r.x, sl.y + 1, r.w, sl.h - 2); }
+      if (r) { ctx.strokeStyle = '#000'; ctx.lineWidth = 2; ctx.strokeRect(r.x, r.y + 1, r.w, r.h - 1); }
     }
     const tl = lane('truth');
     if (tl) for (const g of truth) {
@@ -146,8 +146,9 @@
 
   function band(s) {  // the band of segment s on the canvas (CSS px), null when out of view
     if (s.end < S.t0 || s.start > S.t1) return null;
+    const sl = lane('segments'), h = Math.max(4, s.score * sl.h);
     const x0 = Math.max(xOf(s.start), M.left), x1 = Math.min(xOf(s.end), M.left + plotW());
-    return { x: x0, w: Math.max(2, x1 - x0) };
+    return { x: x0, w: Math.max(2, x1 - x0), y: sl.y + sl.h - h, h };
   }
 
   // ---------------------------------------------------------------- playhead, seeking, zoom
@@ -185,9 +186,9 @@
     const r = canvas.getBoundingClientRect(), x = e.clientX - r.left, y = e.clientY - r.top;
     if (x < M.left) return;
     const t = clampT(tOf(x)), sl = lane('segments');
-    if (y >= sl.y && y <= sl.y + sl.h) {
-      const hit = visible().filter((s) => { const b = band(s); return b && x >= b.x - 2 && x <= b.x + b.w + 2; })
-        .sort((a, b) => b.score - a.score)[0];
+    if (y >= sl.y && y <= sl.y + sl.h) {  // the shortest band under the pointer: the one drawn on top there
+      const hit = visible().filter((s) => { const b = band(s); return b && x >= b.x - 2 && x <= b.x + b.w + 2 && y >= b.y - 1; })
+        .sort((a, b) => a.score - b.score)[0];
       if (hit) { select(hit.i, true); return; }
     }
     seek(t);
@@ -205,26 +206,32 @@
   });
 
   // ---------------------------------------------------------------- segment table, selection, crops
-  const tbody = $('segtable').tBodies[0];
-  function renderTable() {
+  const tbody = $('segtable').tBodies[0], ROWS = 300;  // rows built at once; "show all" builds the rest
+  function renderTable(all = false) {
     S.shown = visible().sort(S.sort === 'start' ? (a, b) => a.start - b.start : (a, b) => b.score - a.score);
     $('f-count').textContent = `${S.shown.length} of ${segs.length} segments`;
-    tbody.innerHTML = S.shown.length ? S.shown.map((s) => `<tr data-i="${s.i}"${s.i === S.selected ? ' class="sel"' : ''}>` +
+    const rows = all ? S.shown : S.shown.slice(0, ROWS);
+    if (S.selected !== null && !rows.includes(segs[S.selected]) && S.shown.includes(segs[S.selected])) rows.push(segs[S.selected]);
+    tbody.innerHTML = S.shown.length ? rows.map((s) => `<tr data-i="${s.i}"${s.i === S.selected ? ' class="sel"' : ''}>` +
       `<td>${s.i + 1}</td><td>${fmt(s.start)}</td><td>${fmt(s.end)}</td><td>${(s.end - s.start).toFixed(2)} s</td>` +
       `<td>${s.score.toFixed(3)}</td><td class="m"><span class="chip" style="background:${MOD[s.modality] || MOD.both}"></span>${esc(s.modality)}</td>` +
-      `<td class="iou">${s.iou === null ? '' : s.iou.toFixed(2)}</td></tr>`).join('')
+      `<td class="iou">${s.iou === null ? '' : s.iou.toFixed(2)}</td></tr>`).join('') +
+      (rows.length < S.shown.length ? `<tr class="more"><td colspan="7" class="m">${S.shown.length - rows.length} more: ` +
+        'raise the min score, or <button>show all</button></td></tr>' : '')
       : `<tr><td colspan="7" class="m">${segs.length ? 'no segment passes the filter' : 'no segments predicted'}</td></tr>`;
   }
   tbody.addEventListener('click', (e) => {
     const tr = e.target.closest('tr[data-i]');
     if (tr) select(Number(tr.dataset.i), true);
+    else if (e.target.closest('tr.more button')) renderTable(true);
   });
   function select(i, jump) {
     S.selected = i;
     const s = segs[i];
     if (jump) seek(s.start);
     for (const tr of tbody.querySelectorAll('tr.sel')) tr.classList.remove('sel');
-    const row = tbody.querySelector(`tr[data-i="${i}"]`);
+    let row = tbody.querySelector(`tr[data-i="${i}"]`);
+    if (!row && S.shown.includes(s)) { renderTable(); row = tbody.querySelector(`tr[data-i="${i}"]`); }
     if (row) { row.classList.add('sel'); row.scrollIntoView({ block: 'nearest' }); }
     renderCrops();
     draw();
@@ -286,9 +293,9 @@
   renderCrops();
   draw();
   new ResizeObserver(() => draw()).observe(canvas);
-  window.avforgeReport = { seek, select, setView, state: S, segments: segs,
+  window.avforgeReport = { seek, select, setView, state: S, segments: segs, readyMs: performance.now(),
     bandCenter(i) {  // client coordinates of segment i's band (for tests and automation)
-      const b = band(segs[i]), r = canvas.getBoundingClientRect(), sl = lane('segments');
-      return b && { x: r.left + b.x + b.w / 2, y: r.top + sl.y + sl.h / 2 };
+      const b = band(segs[i]), r = canvas.getBoundingClientRect();
+      return b && { x: r.left + b.x + b.w / 2, y: r.top + b.y + Math.min(3, b.h / 2) };  // just under its top
     } };
 })();
