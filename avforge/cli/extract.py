@@ -5,7 +5,9 @@
         --out feats/audio --device cuda --batch-size 16
     torchrun --nproc_per_node 8 -m avforge extract ... --device cuda   # each rank takes its shard
 
-Re-running skips videos already done; ``--shard i/n`` splits the work across independent jobs.
+Exit status: 0 every video done; 1 some failed (the rest are written; reasons in failures.jsonl;
+a re-run retries them); 2 a bad argument or an error writing the store (disk full). Re-running
+skips videos already done; ``--shard i/n`` splits the work across independent jobs.
 ``--dtype float16 --layout packed``: half the bytes, a few large files instead of one per video.
 """
 from __future__ import annotations
@@ -63,5 +65,7 @@ def run(args) -> int:
     where = f" [shard {shard.index}/{shard.count}]" if shard.count > 1 else ""
     print(f"avforge extract{where}: {summary.line()} -> {args.out}", file=sys.stderr)
     if summary.failed:
-        print(f"avforge extract{where}: failed videos and reasons: {store.root / FAILURES_NAME}", file=sys.stderr)
+        print(f"avforge extract{where}: {summary.failed} videos failed (reasons: {store.root / FAILURES_NAME}); "
+              "exit status 1", file=sys.stderr)
+        return 1
     return 0

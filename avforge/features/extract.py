@@ -104,6 +104,9 @@ def extract(items: list[VideoItem], encoder: Encoder, store: FeatureStore, *, sh
             chunk: ChunkConfig = ChunkConfig()) -> ExtractSummary:
     """Encode this shard's videos that are not yet done into ``store``; failures are recorded.
 
+    A video that cannot be decoded or encoded is recorded and the run goes on; an error writing the
+    store (disk full) stops it with an AvforgeError.
+
     Videos are read and encoded as ``avforge infer`` does (``encode.py``, same ``chunk`` plan);
     the chunks of ``batch_size`` videos share a forward pass."""
     mine = shard.take(items)
@@ -127,12 +130,18 @@ def extract(items: list[VideoItem], encoder: Encoder, store: FeatureStore, *, sh
             parts = [None] * len(batch)
         for (item, video), part in zip(batch, parts):
             try:
-                store.save(item.file, encode_decoded(encoder, video, part))
-                summary.done += 1
-                summary.media_s += video.num_frames / encoder.grid.fps
-            except Exception as exc:  # noqa: BLE001
+                feats = encode_decoded(encoder, video, part)
+            except Exception as exc:  # noqa: BLE001 - this video's failure, recorded
                 store.record_failure(item.file, _reason(exc))
                 summary.failed += 1
+                continue
+            try:  # a write error (disk full, permissions) is the store's, not the video's: stop the run
+                store.save(item.file, feats)
+            except OSError as exc:
+                raise AvforgeError(f"cannot write features of {item.file!r} ({exc.strerror or exc}); "
+                                   f"{summary.done} videos written before it are kept", path=store.root) from None
+            summary.done += 1
+            summary.media_s += video.num_frames / encoder.grid.fps
         bar.update(len(batch))
         batch.clear()
 

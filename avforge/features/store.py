@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from avforge.core.errors import AvforgeError
-from avforge.core.fileio import atomic_path, read_json, write_json
+from avforge.core.fileio import atomic_path, read_json, remove_stale_temps, write_json
 from avforge.features.packs import PACKS_DIR, Packs
 from avforge.features.spec import EncoderSpec, spec_from_record
 
@@ -90,6 +90,7 @@ class FeatureStore:
             raise AvforgeError("not a feature store (no index.json)", path=self.root)
         self.dim, self.fps, self.encoder = self.spec.dim, self.spec.fps, self.spec.name
         self.packs = Packs(self.root / PACKS_DIR, self.dtype) if self.layout == "packed" else None
+        self._cleaned: set[Path] = set()  # folders whose stale temp files were removed by this writer
 
     def _write_index(self, path: Path) -> None:
         storage = {"dtype": self.dtype.name, "layout": self.layout}
@@ -136,7 +137,7 @@ class FeatureStore:
         return FeatureArray(data.astype(np.float32), self.fps, self.encoder)
 
     def save(self, file: str, data: np.ndarray) -> Path:
-        """Write (T, dim) features atomically in the store's dtype; stale temp files of this key are removed."""
+        """Write (T, dim) features atomically in the store's dtype; temps of killed writers in its folder go first."""
         data = np.ascontiguousarray(data, dtype=self.dtype)
         if data.ndim != 2 or data.shape[1] != self.dim:
             raise AvforgeError(f"features for {file!r} have shape {data.shape}, store dim is {self.dim}")
@@ -144,9 +145,9 @@ class FeatureStore:
         if self.packs is not None:
             self.packs.append(file, data)
             return self.root / PACKS_DIR
-        if path.parent.is_dir():
-            for stale in path.parent.glob(f".{path.name}.*{SUFFIX}"):  # left by a killed run
-                stale.unlink(missing_ok=True)
+        if path.parent not in self._cleaned:  # temps of killed writers; never a live writer's
+            remove_stale_temps(path.parent)
+            self._cleaned.add(path.parent)
         with atomic_path(path, suffix=SUFFIX) as tmp:
             np.save(tmp, data, allow_pickle=False)
         return path

@@ -115,3 +115,21 @@ def test_two_shard_jobs_fill_one_packed_store(tmp_path, manifest):
     assert all(job.returncode == 0 for job in jobs), logs
     assert "[shard 0/2]: done 6," in logs[0] and "[shard 1/2]: done 6," in logs[1]
     assert contents(multi) == contents(single) and len(packed_keys(multi)) == N_VIDEOS
+
+
+def test_a_failed_video_makes_the_run_exit_1_after_doing_the_rest(tmp_path, manifest):
+    """The recipe must not mark the stage done when videos failed (it used to exit 0)."""
+    from avforge.cli.main import main
+
+    lines = manifest.read_text().splitlines()
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
+    bad = {**json.loads(lines[0]), "file": "zz/broken.mp4", "path": str(broken)}
+    partial = tmp_path / "partial.jsonl"
+    partial.write_text("\n".join(lines[:3] + [json.dumps(bad)]) + "\n")
+    argv = extract_cmd(partial, tmp_path / "store", "lip-light")[3:]
+    assert main(argv) == 1
+    assert len(feature_files(tmp_path / "store")) == 3
+    assert main(argv) == 1  # a re-run retries the failed one and still says so
+    partial.write_text("\n".join(lines[:3]) + "\n")
+    assert main(argv) == 0

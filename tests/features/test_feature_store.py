@@ -1,10 +1,14 @@
 """FeatureStore and the extraction loop: skip done, redo invalid, record failures, shards."""
+import errno
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from avforge.core.errors import AvforgeError
+from avforge.core.fileio import TEMP_TAG, _host
 from avforge.data.manifest import read_manifest
 from avforge.features.extract import Shard, VideoItem, extract
 from avforge.features.registry import build_encoder
@@ -64,14 +68,38 @@ def test_a_store_refuses_another_encoder_config(tmp_path):
         FeatureStore(tmp_path / "empty")
 
 
-def test_save_removes_the_temp_file_a_killed_run_left(tmp_path):
+def test_save_removes_temps_of_killed_runs_but_not_of_a_running_one(tmp_path):
+    """Two extract runs on one store: neither deletes the other's in-flight temp file."""
     store = FeatureStore(tmp_path, identity())
     (tmp_path / "d").mkdir()
-    stale = tmp_path / "d" / ".v.mp4.npy.k3j2h1.npy"
-    stale.write_bytes(b"half a file")
-    assert store.files() == []
-    store.save("d/v.mp4", np.zeros((2, 3)))
-    assert not stale.exists() and store.files() == ["d/v.mp4"]
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale = tmp_path / "d" / f".v.mp4.npy{TEMP_TAG}{killed.pid}-{_host()}-k3j2h1.npy"
+        live = tmp_path / "d" / f".w.mp4.npy{TEMP_TAG}{running.pid}-{_host()}-a8b7c6.npy"
+        for tmp in (stale, live):
+            tmp.write_bytes(b"half a file")
+        assert store.files() == []
+        store.save("d/v.mp4", np.zeros((2, 3)))
+        store.save("d/w.mp4", np.zeros((2, 3)))
+        assert not stale.exists() and live.exists() and store.files() == ["d/v.mp4", "d/w.mp4"]
+    finally:
+        running.kill()
+        running.wait()
+
+
+def test_a_write_error_stops_extract_instead_of_counting_a_failed_video(tmp_path, dataset, monkeypatch):
+    encoder = build_encoder("lip-light")
+    store = FeatureStore(tmp_path / "store", encoder.spec)
+
+    def disk_full(file, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "save", disk_full)
+    with pytest.raises(AvforgeError, match=r"store: cannot write features of .* \(No space left on device\)"):
+        extract(dataset, encoder, store, progress=False, workers=0)
+    assert store.failures() == {}  # not blamed on the video
 
 
 def test_shards_partition_the_sorted_list():
