@@ -20,7 +20,7 @@ from pathlib import Path
 from avforge.core.errors import AvforgeError
 from avforge.core.fileio import write_json
 from avforge.core.timegrid import VIDEO_GRID, TimeGrid
-from avforge.eval.flat import Ragged, flatten
+from avforge.eval.flat import Ragged
 from avforge.eval.loading import load_predictions, read_json_fast
 from avforge.eval.protocols import PROTOCOLS, evaluate
 from avforge.eval.report import format_table, report_dict
@@ -111,7 +111,7 @@ def _read_predictions(path: str) -> tuple[Ragged, str]:
     if sub.localization is None:
         raise AvforgeError("the zip holds no prediction.json", path=path)
     source = f"{path}:prediction.json"
-    return flatten(sub.localization, source=source), source
+    return sub.localization, source
 
 
 def _in_protocol_unit(predictions: Ragged, protocol_fps: float, frames: bool) -> Ragged:

@@ -6,7 +6,7 @@ import importlib
 import os
 import sys
 
-from avforge.core.errors import AvforgeError
+from avforge.core.errors import MAX_LINE, AvforgeError, shown
 
 # command -> (module, one-line help). Each module defines add_arguments(parser) and run(args).
 COMMANDS = {
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - users get one line; AVFORGE_DEBUG=1 for the traceback
         if os.environ.get("AVFORGE_DEBUG"):
             raise
-        print(f"avforge {args.command}: error: {type(exc).__name__}: {' '.join(str(exc).split())}",
+        print(f"avforge {args.command}: error: {type(exc).__name__}: {shown(' '.join(str(exc).split()), MAX_LINE)}",
               file=sys.stderr)
         return 1
 

@@ -53,5 +53,5 @@ def auc(prediction_file: str, reference_path: str, file_key: str, value_key: str
     Every labelled file needs a score (a missing one is an error); extra scored files are ignored.
     """
     labels = load_labels(reference_path, file_key, value_key)
-    return detection_auc(read_detection_scores(prediction_file), labels.files, labels.counts > 0,
+    return detection_auc(read_detection_scores(prediction_file, probabilities=False), labels.files, labels.counts > 0,
                          source=str(prediction_file))

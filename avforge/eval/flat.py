@@ -7,17 +7,17 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from avforge.core.errors import AvforgeError
+from avforge.core.errors import AvforgeError, shown
 
 SHOW = 5  # offending entries named in an error message
 
 
 def listing(what: str, items: Sequence[str], count: int | None = None) -> str:
-    """``"3 missing files: a, b, c"`` with at most SHOW names shown."""
+    """``"3 missing files: a, b, c"`` with at most SHOW names shown, each escaped and capped."""
     count = len(items) if count is None else count
-    shown = ", ".join(str(i) for i in list(items)[:SHOW])
+    names = ", ".join(shown(i) for i in list(items)[:SHOW])
     more = f", ... (+{count - SHOW} more)" if count > SHOW else ""
-    return f"{count} {what}: {shown}{more}"
+    return f"{count} {what}: {names}{more}"
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,10 @@ from avforge.core.errors import AvforgeError
 from avforge.core.fileio import atomic_path
 from avforge.core.types import Proposals
 from avforge.eval.flat import Ragged, flatten, listing
+from avforge.eval.reader import MAX_BYTES, check_scores
 
 JSON_MEMBER = "prediction.json"
 TXT_MEMBER = "prediction.txt"
-MAX_BYTES = 4_000_000_000  # "< 4 GB": decimal GB, the stricter reading
 MAX_PER_VIDEO = 100
 SCORE_DECIMALS, TIME_DECIMALS, DETECTION_DECIMALS = 4, 2, 6
 CHUNK_ROWS = 1 << 21  # proposals formatted at once: bounds the temporaries whatever the test set size
@@ -44,7 +44,7 @@ EMPTY_POLICIES = ("placeholder", "keep")
 class Submission:
     """What goes into a submission, plus messages for the user."""
 
-    localization: dict[str, np.ndarray] | None = None  # file -> (N, 3) [score, start_s, end_s] (lists when read)
+    localization: dict[str, np.ndarray] | Ragged | None = None  # file -> (N, 3) [score, start_s, end_s] (Ragged when read)
     detection: dict[str, float] | None = None  # file -> probability of fake
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the formatting dropped or capped
@@ -201,20 +201,8 @@ def _fill_empty(result: dict, durations: Mapping[str, float], empty: str, sub: S
 
 def _format_detection(scores: Mapping[str, float], files: list[str]) -> dict[str, float]:
     check_files(scores, files, "video scores", allow_missing=False)
-    values = {f: probability(scores[f]) for f in files}
-    bad = [f for f, v in values.items() if v is None]
-    if bad:
-        raise AvforgeError(listing("scores that are not probabilities in [0, 1] (NaN/inf/out of range)", bad),
-                           path="video scores")
+    values = check_scores({f: scores[f] for f in files}, "video scores")
     return {f: round(v, DETECTION_DECIMALS) for f, v in values.items()}
-
-
-def probability(value) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if 0.0 <= v <= 1.0 else None  # NaN fails both comparisons
 
 
 def check_files(found: Mapping, files: Sequence[str], source: str, *, allow_missing: bool) -> None:

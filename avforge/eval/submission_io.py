@@ -2,121 +2,39 @@
 test file lists, durations and video scores."""
 from __future__ import annotations
 
-import json
-import zipfile
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from avforge.core.errors import AvforgeError
+from avforge.core.errors import AvforgeError, shown
 from avforge.core.timegrid import VIDEO_GRID
-from avforge.eval.flat import flatten, listing
-from avforge.eval.submission import (JSON_MEMBER, MAX_BYTES, MAX_PER_VIDEO, TXT_MEMBER, Submission,
-                                     SubmissionReport, check_files, probability, submission_report)
+from avforge.eval.flat import listing
+from avforge.eval.reader import (MAX_BYTES, decode_text, parse_json, parse_predictions, parse_score_lines, read_bytes,
+                                 read_scores, read_zip)
+from avforge.eval.submission import (JSON_MEMBER, MAX_PER_VIDEO, TXT_MEMBER, Submission, SubmissionReport,
+                                     check_files, submission_report)
 from avforge.eval.validation import validate_flat
 
 
-def load_json_unique(data: bytes | str, source: str):
-    """Parse JSON text; a key repeated inside one object is an error (``json`` would keep the last)."""
-    def unique_keys(pairs):
-        duplicates = [k for k, n in Counter(k for k, _ in pairs).items() if n > 1]
-        if duplicates:
-            raise AvforgeError(listing("duplicate keys", duplicates), path=source)
-        return dict(pairs)
-
-    try:
-        return json.loads(data, object_pairs_hook=unique_keys)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AvforgeError(f"not valid JSON ({exc})", path=source) from None
-
-
-def parse_localization(data: bytes | str, source: str = JSON_MEMBER) -> dict[str, list]:
-    """``prediction.json`` as a dict; duplicate keys, non-JSON or a non-object are errors."""
-    obj = load_json_unique(data, source)
-    if not isinstance(obj, dict):
-        raise AvforgeError("top level must be an object {file: [[score, start_s, end_s], ...]}", path=source)
-    return obj
-
-
-def read_localization(path) -> dict[str, list]:
-    """A ``{file: [[score, start_s, end_s], ...]}`` JSON file (prediction.json or raw proposals)."""
-    path = Path(path)
-    if not path.is_file():
-        raise AvforgeError("file not found", path=path)
-    return parse_localization(path.read_bytes(), str(path))
-
-
-def parse_detection(text: str, source: str = TXT_MEMBER) -> dict[str, float]:
-    """``prediction.txt`` (``file;score`` lines, blank lines skipped) as a dict.
-
-    Errors, each with line numbers: a line that is not ``file;score``, a score that is not a number
-    in [0, 1] (NaN/inf included), a file listed twice.
-    """
-    scores: dict[str, float] = {}
-    line_of: dict[str, int] = {}
-    bad, duplicates = [], []
-    for lineno, line in enumerate(text.lstrip("\ufeff").splitlines(), 1):
-        if not line.strip():
-            continue
-        fields = [x.strip() for x in line.split(";")]
-        if len(fields) != 2 or not fields[0]:
-            bad.append(f"line {lineno} {line.strip()[:40]!r} is not 'file;score'")
-            continue
-        name, value = fields
-        score = probability(value)
-        if score is None:
-            bad.append(f"line {lineno} score {value[:20]!r} is not a probability in [0, 1]")
-        elif name in scores:
-            duplicates.append(f"{name} (lines {line_of[name]} and {lineno})")
-        else:
-            scores[name], line_of[name] = score, lineno
-    problems = [listing("bad lines", bad)] if bad else []
-    if duplicates:
-        problems.append(listing("duplicate files", duplicates))
-    if problems:
-        raise AvforgeError("; ".join(problems), path=source)
-    return scores
-
-
 def read_submission(path) -> Submission:
-    """Read a ``.zip`` (exactly prediction.json and/or prediction.txt at its top level), ``.json`` or ``.txt``."""
+    """Read a ``.zip`` (exactly prediction.json and/or prediction.txt at its top level), ``.json`` or ``.txt``
+    with the one reader (avforge.eval.reader: strict, bounded)."""
     path = Path(path)
-    if not path.is_file():
-        raise AvforgeError("file not found", path=path)
     suffix = path.suffix.lower()
-    if suffix == ".json":
-        return Submission(localization=read_localization(path))
-    if suffix == ".txt":
-        return Submission(detection=parse_detection(_decode(path.read_bytes(), str(path)), str(path)))
-    if suffix != ".zip":
+    if suffix not in (".zip", ".json", ".txt"):
         raise AvforgeError("a submission is a .zip, .json or .txt file", path=path)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-            wrong = [n for n in names if n not in (JSON_MEMBER, TXT_MEMBER)]
-            if wrong or not names or len(set(names)) != len(names):
-                what = f"member(s) {wrong} not allowed" if wrong else "no or repeated members"
-                raise AvforgeError(f"{what}: the zip must hold exactly {JSON_MEMBER} and/or {TXT_MEMBER} "
-                                   "at its top level", path=path)
-            data = {n: zf.read(n) for n in names}
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise AvforgeError(f"not a readable zip ({exc})", path=path) from None
+    data = read_zip(path, (JSON_MEMBER, TXT_MEMBER)) if suffix == ".zip" else {
+        JSON_MEMBER if suffix == ".json" else TXT_MEMBER: read_bytes(path)}
     sub = Submission()
     if JSON_MEMBER in data:
-        sub.localization = parse_localization(data[JSON_MEMBER], _source(path, JSON_MEMBER))
+        sub.localization = parse_predictions(data.pop(JSON_MEMBER), _source(path, JSON_MEMBER))
     if TXT_MEMBER in data:
         source = _source(path, TXT_MEMBER)
-        sub.detection = parse_detection(_decode(data[TXT_MEMBER], source), source)
+        sub.detection = parse_score_lines(decode_text(data.pop(TXT_MEMBER), source), source)
     return sub
-
-
-def _decode(data: bytes, source: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise AvforgeError("not UTF-8 text", path=source) from None
 
 
 def validate_submission(path, files: Sequence[str] | None = None) -> SubmissionReport:
@@ -136,7 +54,7 @@ def validate_submission(path, files: Sequence[str] | None = None) -> SubmissionR
         sub.warnings.append("no test file list given: completeness not checked")
     if sub.localization is not None:
         source = _source(path, JSON_MEMBER)
-        flat = flatten(sub.localization, source=source)
+        flat = sub.localization
         validate_flat(flat, files, source=source)
         _warn_localization(flat, sub)
         sub.localization = dict(zip(flat.files, np.split(flat.rows, flat.offsets[1:-1])))
@@ -178,8 +96,7 @@ def read_file_list(path) -> list[str]:
         records = _records(path)
         names = [r["file"] for r in records] if isinstance(records, list) else list(records)
     else:
-        names = [line.strip() for line in _decode(path.read_bytes(), str(path)).lstrip("\ufeff").splitlines()
-                 if line.strip()]
+        names = [line.strip() for line in decode_text(read_bytes(path), str(path)).splitlines() if line.strip()]
     repeated = [n for n, k in Counter(names).items() if k > 1]
     if repeated:
         raise AvforgeError(listing("files listed twice", repeated), path=path)
@@ -188,7 +105,7 @@ def read_file_list(path) -> list[str]:
 
 def read_durations(path) -> dict[str, float]:
     """Video durations (seconds) from ``{file: seconds}`` or metadata records carrying ``duration_s``
-    (avforge), ``duration`` (LAV-DF) or ``video_frames`` (AV-Deepfake1M, 25 fps)."""
+    (avforge), ``duration`` (LAV-DF) or ``video_frames`` (AV-Deepfake1M, 25 fps); each a positive finite number."""
     records = _records(Path(path))
     if isinstance(records, dict):
         records = [{"file": f, "duration_s": d} for f, d in records.items()]
@@ -196,38 +113,38 @@ def read_durations(path) -> dict[str, float]:
 
 
 def durations_of_records(records: Sequence[dict], *, source: str = "metadata") -> dict[str, float]:
-    """``{file: seconds}`` of the records that carry ``duration_s``, ``duration`` or ``video_frames`` (25 fps)."""
-    out = {}
-    try:
-        for r in records:
-            if r.get("duration_s", r.get("duration")) is not None:
-                out[r["file"]] = float(r.get("duration_s", r.get("duration")))
-            elif r.get("video_frames") is not None:
-                out[r["file"]] = float(VIDEO_GRID.to_seconds(r["video_frames"]))
-    except (TypeError, ValueError):
-        raise AvforgeError(f"duration of {r['file']} is not a number", path=source) from None
+    """``{file: seconds}`` of the records that carry ``duration_s``, ``duration`` or ``video_frames`` (25 fps);
+    each must be a positive finite number."""
+    out, bad = {}, []
+    for r in records:
+        value = r.get("duration_s", r.get("duration"))
+        frames = r.get("video_frames")
+        if value is None and frames is not None:
+            value = VIDEO_GRID.to_seconds(frames) if _real(frames) else frames
+        if value is None:
+            continue
+        if not (_real(value) and math.isfinite(value) and value > 0):
+            bad.append(f"{shown(r['file'])} ({shown(repr(value), 30)})")
+        else:
+            out[r["file"]] = float(value)
+    if bad:
+        raise AvforgeError(listing("durations that are not positive finite seconds", bad), path=source)
     return out
 
 
+def _real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _records(path: Path):
-    if not path.is_file():
-        raise AvforgeError("file not found", path=path)
-    obj = load_json_unique(path.read_bytes(), str(path))
-    if isinstance(obj, list) and all(isinstance(r, dict) and "file" in r for r in obj):
+    obj = parse_json(read_bytes(path), str(path))
+    if isinstance(obj, list) and all(isinstance(r, dict) and isinstance(r.get("file"), str) for r in obj):
         return obj
     if isinstance(obj, dict):
         return obj
-    raise AvforgeError("expected a list of records with 'file' or an object keyed by file", path=path)
+    raise AvforgeError("expected a list of records with a string 'file' or an object keyed by file", path=path)
 
 
 def read_video_scores(path) -> dict[str, float]:
-    """Task 1 scores from ``{file: score}`` JSON or ``file;score`` text (checked like prediction.txt)."""
-    path = Path(path)
-    if path.suffix.lower() == ".json":
-        obj = _records(path)
-        if not isinstance(obj, dict):
-            raise AvforgeError("expected an object {file: score}", path=path)
-        return obj
-    if not path.is_file():
-        raise AvforgeError("file not found", path=path)
-    return parse_detection(_decode(path.read_bytes(), str(path)), str(path))
+    """Task 1 scores from ``{file: score}`` JSON or ``file;score`` text: probabilities in [0, 1] (reader rules)."""
+    return read_scores(path)

@@ -72,7 +72,7 @@ def test_submit_single_json_or_txt(tmp_path, files_txt, capsys):
 @pytest.mark.parametrize("name, argv_extra, message", [
     ("nan", ["--proposals", "nan.json"], "nan.json: not valid JSON"),  # NaN is no JSON token
     ("unknown", ["--proposals", "unknown.json"], "1 unknown files (not in the test list): 999.mp4"),
-    ("dupkey", ["--proposals", "dup.json"], "1 duplicated files: 000000.mp4"),
+    ("dupkey", ["--proposals", "dup.json"], "1 duplicate keys: 000000.mp4"),
     ("scores-missing", ["--scores", "short.txt"], "2 missing files (expected but absent)"),
     ("no-input", [], "give --proposals and/or --scores"),
     ("unwritable", ["--proposals", "good.json", "--out", "blocker/sub.zip"], "cannot write here"),
@@ -99,7 +99,7 @@ BAD_SUBMISSIONS = {
     "missing": ("prediction.json", '{"000000.mp4": [[0.5, 0, 1]], "000001.mp4": [[0.5, 0, 1]]}',
                 "1 missing files (expected but absent): 000002.mp4"),
     "nan": ("prediction.json", '{"000000.mp4": [[NaN, 0, 1]], "000001.mp4": [], "000002.mp4": []}',
-            "1 videos with NaN/inf values: 000000.mp4"),
+            "not valid JSON (NaN/Infinity are not JSON numbers)"),
     "reversed": ("prediction.json", '{"000000.mp4": [[0.5, 3, 1]], "000001.mp4": [], "000002.mp4": []}',
                  "1 videos with start >= end: 000000.mp4"),
     "unknown": ("prediction.json", '{"000000.mp4": [], "000001.mp4": [], "000002.mp4": [], "x.mp4": []}',
@@ -109,9 +109,9 @@ BAD_SUBMISSIONS = {
     "dup-txt": ("prediction.txt", "000000.mp4;0.1\n000001.mp4;0.2\n000002.mp4;0.3\n000000.mp4;0.4\n",
                 "1 duplicate files: 000000.mp4 (lines 1 and 4)"),
     "nan-txt": ("prediction.txt", "000000.mp4;0.1\n000001.mp4;nan\n000002.mp4;0.3\n",
-                "1 bad lines: line 2 score 'nan' is not a probability in [0, 1]"),
-    "member": ("preds.json", "{}", "member(s) ['preds.json'] not allowed"),
-    "nested": ("sub/prediction.json", "{}", "member(s) ['sub/prediction.json'] not allowed"),
+                "1 bad lines: line 2 score nan (not finite)"),
+    "member": ("preds.json", "{}", "1 members not allowed: preds.json"),
+    "nested": ("sub/prediction.json", "{}", "1 members not allowed: sub/prediction.json"),
 }
 
 

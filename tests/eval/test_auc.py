@@ -38,9 +38,9 @@ def test_evaluate_reports_auc_next_to_localization(tmp_path):
 
 @pytest.mark.parametrize("lines, problem", [
     (["f1.mp4;0.9", "f2.mp4;0.4", "r1.mp4;0.5"], "missing files .*r2.mp4"),
-    (["f1.mp4;0.9", "f2.mp4;0.4", "r1.mp4;0.5", "r2.mp4;0.1", "r2.mp4;0.2"], "duplicated files"),
-    (["f1.mp4;0.9", "f2.mp4;abc", "r1.mp4;0.5", "r2.mp4;0.1"], "non-finite score: f2.mp4"),
-    (["f1.mp4;0.9", "f2.mp4;nan", "r1.mp4;0.5", "r2.mp4;0.1"], "non-finite score: f2.mp4"),
+    (["f1.mp4;0.9", "f2.mp4;0.4", "r1.mp4;0.5", "r2.mp4;0.1", "r2.mp4;0.2"], "duplicate files: r2.mp4 .lines 4 and 5."),
+    (["f1.mp4;0.9", "f2.mp4;abc", "r1.mp4;0.5", "r2.mp4;0.1"], "line 2 score abc .str 'abc' is not a number."),
+    (["f1.mp4;0.9", "f2.mp4;nan", "r1.mp4;0.5", "r2.mp4;0.1"], "line 2 score nan .not finite."),
 ])
 def test_bad_detection_files(tmp_path, lines, problem):
     det, meta = write(tmp_path, lines)
@@ -56,5 +56,5 @@ def test_detection_scores_read_from_json_and_mapping(tmp_path):
     assert read_detection_scores(path) == {"a.mp4": 0.25, "b.mp4": 1.0}
     assert read_detection_scores({"a.mp4": 0.5}) == {"a.mp4": 0.5}
     path.write_text('{"a.mp4": "high"}')
-    with pytest.raises(AvforgeError, match="non-finite score"):
+    with pytest.raises(AvforgeError, match="a.mp4 .str 'high' is not a number."):
         read_detection_scores(path)

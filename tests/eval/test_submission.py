@@ -10,8 +10,8 @@ from avforge.core.errors import AvforgeError
 from avforge.core.types import Proposals
 from avforge.eval import submission as sm
 from avforge.eval.submission import PLACEHOLDER, make_submission, write_submission
-from avforge.eval.submission_io import (load_json_unique, parse_detection, read_durations, read_file_list,
-                                        read_submission, validate_submission)
+from avforge.eval.reader import parse_json, parse_score_lines
+from avforge.eval.submission_io import read_durations, read_file_list, read_submission, validate_submission
 
 FILES = ["a.mp4", "b.mp4", "c.mp4"]
 
@@ -82,7 +82,7 @@ def test_detection_scores_need_every_file_and_probabilities():
     assert sm.detection_bytes(sub.detection) == b"a.mp4;0.912846\nb.mp4;1\nc.mp4;0\n"
     with pytest.raises(AvforgeError, match="1 missing files .*: c.mp4"):
         make_submission(scores={"a.mp4": 0.1, "b.mp4": 0.2}, files=FILES)
-    with pytest.raises(AvforgeError, match=r"2 scores that are not probabilities .*: b.mp4, c.mp4"):
+    with pytest.raises(AvforgeError, match=r"2 scores that are not probabilities in \[0, 1\]: b.mp4 \(1.5 is not a probability in \[0, 1\]\), c.mp4 \(not finite\)"):
         make_submission(scores={"a.mp4": 0.1, "b.mp4": 1.5, "c.mp4": math.nan}, files=FILES)
 
 
@@ -140,19 +140,19 @@ def test_unwritable_destination_is_an_error(tmp_path):
 
 def test_duplicate_json_key_is_named():
     with pytest.raises(AvforgeError, match="src: 1 duplicate keys: a.mp4"):
-        load_json_unique('{"a.mp4": [[0.5, 0, 1]], "b.mp4": [], "a.mp4": []}', "src")
+        parse_json(b'{"a.mp4": [[0.5, 0, 1]], "b.mp4": [], "a.mp4": []}', "src")
 
 
 def test_txt_errors_carry_line_numbers():
     text = "a.mp4;0.5\n\nfile;score\nb.mp4;0.2;x\nc.mp4;1.2\nd.mp4;inf\na.mp4;0.6\n"
     with pytest.raises(AvforgeError) as err:
-        parse_detection(text, "p.txt")
+        parse_score_lines(text, "p.txt")
     msg = str(err.value)
-    assert msg.startswith("p.txt: 4 bad lines: line 3 score 'score'")
-    for part in ("line 4 'b.mp4;0.2;x' is not 'file;score'", "line 5 score '1.2'", "line 6 score 'inf'",
+    assert msg.startswith("p.txt: 4 bad lines: line 3 score score (str 'score' is not a number)")
+    for part in ("line 4 b.mp4;0.2;x is not 'file;score'", "line 5 score 1.2 (1.2 is not a probability", "line 6 score inf (not finite)",
                  "1 duplicate files: a.mp4 (lines 1 and 7)"):
         assert part in msg
-    assert parse_detection("\ufeffa.mp4; 0.25\r\nb.mp4;1e-3\r\n") == {"a.mp4": 0.25, "b.mp4": 0.001}
+    assert parse_score_lines("a.mp4; 0.25\r\nb.mp4;1e-3\r\n", "p.txt") == {"a.mp4": 0.25, "b.mp4": 0.001}
 
 
 def write_zip(path, members):
@@ -177,7 +177,7 @@ def test_zip_members_must_be_exactly_the_allowed_names(tmp_path, members):
 @pytest.mark.parametrize("content, message", [
     ('{"a.mp4": [[0.5, 0, 1]]}', "1 missing files (expected but absent): b.mp4"),
     ('{"a.mp4": [[0.5, 0, 1]], "b.mp4": [], "z.mp4": []}', "1 unknown files (not expected): z.mp4"),
-    ('{"a.mp4": [[NaN, 0, 1]], "b.mp4": []}', "1 videos with NaN/inf values: a.mp4"),
+    ('{"a.mp4": [[NaN, 0, 1]], "b.mp4": []}', "not valid JSON (NaN/Infinity are not JSON numbers)"),
     ('{"a.mp4": [[0.5, 2, 1]], "b.mp4": []}', "1 videos with start >= end: a.mp4"),
     ('{"a.mp4": [], "b.mp4": [], "a.mp4": []}', "1 duplicate keys: a.mp4"),
     ('[["a.mp4", []]]', "top level must be an object"),
@@ -237,8 +237,8 @@ def test_round_trip_write_then_read(tmp_path):
     write_submission(sub, tmp_path / "sub.zip")
     back = read_submission(tmp_path / "sub.zip")
     assert back.detection == sub.detection
-    assert {f: np.asarray(r).tolist() for f, r in back.localization.items()} == \
-        {f: r.tolist() for f, r in sub.localization.items()}
+    assert back.localization.files == list(sub.localization)
+    assert back.localization.rows.tolist() == np.concatenate(list(sub.localization.values())).tolist()
 
 
 def test_formatting_in_bounded_chunks_gives_the_same_submission(monkeypatch):
