@@ -20,6 +20,7 @@ from avforge.data.manifest import read_manifest
 from avforge.features.extract import Shard, VideoItem, extract
 from avforge.features.registry import build_encoder, encoder_names
 from avforge.features.store import FAILURES_NAME, LAYOUTS, STORAGE_DTYPES, FeatureStore
+from avforge.io.mouth import MODES as MOUTH_MODES
 
 # CLI flag -> encoder option; passed only when given, so an encoder rejects flags it has no use for.
 ENCODER_FLAGS = ("model", "layer", "crop", "variant", "checkpoint", "size")
@@ -31,7 +32,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, help="feature store folder (one per encoder)")
     parser.add_argument("--model", help="hf: hub name or local folder of a WavLM/wav2vec2/HuBERT model")
     parser.add_argument("--layer", help="hf: hidden-state index, 'last' (default) or 'weighted'")
-    parser.add_argument("--crop", choices=("fixed", "detect"), help="visual encoders: mouth crop mode")
+    parser.add_argument("--crop", choices=MOUTH_MODES,
+                        help="visual encoders: mouth crop (default: avsr for --variant auto-avsr, else fixed)")
     parser.add_argument("--variant", help="lip-resnet: 'small' (default) or 'auto-avsr'")
     parser.add_argument("--size", type=int, help="lip-light: side of the pooled gray mouth image (default 16)")
     parser.add_argument("--checkpoint", help="lip-resnet: Auto-AVSR visual checkpoint (.pth/.safetensors)")

@@ -44,6 +44,7 @@ from avforge.engine.plot import plot_timeline
 from avforge.engine.labels import Labels
 from avforge.engine.video_inference import CROP_MODES, VideoInferencer, VideoResult, collect_videos
 from avforge.features.encode import ChunkConfig
+from avforge.io.mouth import mouth_strip
 from avforge.postprocess import postprocess
 
 
@@ -60,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "AV-Deepfake1M {split}_metadata.json (in its dataset root)")
     parser.add_argument("--crop", choices=CROP_MODES, default="auto",
                         help="mouth crop: auto = as in training (fixed suits face-centred crops like "
-                             "LAV-DF; use detect for other videos)")
+                             "LAV-DF; detect or avsr for other videos; avsr = Auto-AVSR's aligned crop)")
     parser.add_argument("--audio-encoder", metavar="NAME_OR_DIR",
                         help="re-point the audio encoder's pretrained weights: hub name or saved model folder "
                              "(checked against the hash the checkpoint recorded)")
@@ -169,9 +170,11 @@ def run(args: argparse.Namespace) -> int:
             plot = _plot_path(args, video.file)
             if plot:
                 truth = labels.find(video.path) if labels else None
+                crops = mouth_strip(video.path, engine.crop) if engine.crop else None
                 plot_timeline(plot, result.raw.frame_probs, result.proposals, fps=result.raw.fps, truth=truth,
                               title=f"{video.file}   video score {result.raw.video_score:.3f}   "
-                                    f"(truth: {'unknown' if truth is None else truth.modify_type.value})")
+                                    f"(truth: {'unknown' if truth is None else truth.modify_type.value})",
+                              crops=crops, crop_label=engine.crop or "")
         except AvforgeError as exc:
             errors[video.file] = str(exc)
         except Exception as exc:  # noqa: BLE001 - one bad video never stops the others

@@ -6,7 +6,8 @@ Panels (shared time axis, seconds):
    agreement as a dashed green line: where it drops, lips and speech stop agreeing;
 2. the highest-scoring predicted segments as bars at the height of their score, coloured by
    the modality they are attributed to;
-3. (with labels) the ground truth per modality: audio-fake and visual-fake lanes.
+3. (with labels) the ground truth per modality: audio-fake and visual-fake lanes;
+4. (with ``crops``) mouth crops at their times, as the lip encoder gets them, and the crop mode.
 """
 from __future__ import annotations
 
@@ -27,21 +28,23 @@ COLORS = {"audio": "tab:orange", "visual": "tab:blue", "both": "tab:purple", "fu
 
 
 def plot_timeline(path, frame_probs: dict[str, np.ndarray], proposals: Proposals, *, fps: float = 25.0,
-                  truth: VideoRecord | None = None, title: str = "", max_segments: int = 10) -> Path:
+                  truth: VideoRecord | None = None, title: str = "", max_segments: int = 10,
+                  crops: list | None = None, crop_label: str = "") -> Path:
     """Write the timeline PNG to ``path`` atomically; returns ``path``.
 
     ``frame_probs``: "audio" / "visual" / "fused" -> (T,) probabilities on a ``fps`` grid; an
     optional "sync" (T,) lip-speech agreement in [0, 1] is drawn too.
     ``proposals``: post-processed segments (seconds) with modality; the ``max_segments``
-    best are drawn. ``truth``: the labelled record, or None when unknown.
+    best are drawn. ``truth``: the labelled record, or None when unknown. ``crops``: (time_s,
+    gray image) mouth crops drawn in a lane at their times, labelled ``crop_label``.
     """
     grid = TimeGrid(fps)
     n_frames = len(frame_probs["fused"])
     duration_s = float(grid.time_of(n_frames))
     t = grid.centers_s(n_frames)
-    rows = 3 if truth is not None else 2
-    fig, axes = plt.subplots(rows, 1, figsize=(12, 2.2 * rows + 0.8), sharex=True,
-                             gridspec_kw={"height_ratios": [3, 2, 1][:rows]})
+    ratios = [3, 2] + [1] * (truth is not None) + [1.6] * bool(crops)
+    fig, axes = plt.subplots(len(ratios), 1, figsize=(12, 2.2 * len(ratios) + 0.8), sharex=True,
+                             gridspec_kw={"height_ratios": ratios})
     try:
         ax = axes[0]
         if truth is not None:
@@ -80,6 +83,15 @@ def plot_timeline(path, frame_probs: dict[str, np.ndarray], proposals: Proposals
             ax.set_yticks([0, 1], ["visual fake", "audio fake"])
             ax.set_ylim(-0.6, 1.6)
             ax.set_ylabel("truth")
+        if crops:
+            ax = axes[-1]
+            width = 0.8 * max(duration_s, 1.0 / fps) / len(crops)
+            for time_s, image in crops:
+                ax.imshow(image, cmap="gray", vmin=0, vmax=255, aspect="auto",
+                          extent=(time_s - width / 2, time_s + width / 2, 0, 1))
+            ax.set_ylim(0, 1)
+            ax.set_yticks([])
+            ax.set_ylabel(f"mouth crop\n({crop_label})" if crop_label else "mouth crop")
         axes[-1].set_xlim(0.0, max(duration_s, 1.0 / fps))
         axes[-1].set_xlabel("time (s)")
         fig.tight_layout()

@@ -20,16 +20,19 @@ PIXEL_MEAN, PIXEL_STD = 0.421, 0.165  # Auto-AVSR's gray-level normalisation
 class LipResNetEncoder(Encoder):
     """``variant``: "auto-avsr" (full size, dim 768; pass ``checkpoint=`` a published VSR model)
     or "small" (dim 128, trains on CPU). Without a checkpoint the weights are random from ``seed``.
+    ``crop`` defaults to "avsr" (the alignment the published weights were trained on) for the
+    auto-avsr variant, "fixed" otherwise.
     """
 
     name = "lip-resnet"
     modality = "visual"
     weights_option = "checkpoint"
 
-    def __init__(self, variant: str = "small", checkpoint: str | None = None, crop: str = "fixed",
+    def __init__(self, variant: str = "small", checkpoint: str | None = None, crop: str | None = None,
                  seed: int = 0, trainable: bool = False, device: str = "cpu"):
         if variant not in PRESETS:
             raise AvforgeError(f"unknown lip-resnet variant {variant!r} (known: {', '.join(PRESETS)})")
+        crop = crop or ("avsr" if variant == "auto-avsr" else "fixed")
         super().__init__({"variant": variant, "crop": crop}, device)
         self.crop = crop
         self.net = build_seeded(lambda: LipReadingNet(PRESETS[variant]), seed)

@@ -1,4 +1,4 @@
-"""Mouth-region clips: a fixed lower-face box for face-centred datasets, or a detected one.
+"""Mouth-region clips: a fixed lower-face box, a detected one, or Auto-AVSR's aligned crop.
 
 A box is ``(cx, cy, side)`` in pixels of the frame: a square around the mouth that is cut out and
 resized to ``size x size`` (edges replicated where it leaves the frame).
@@ -15,6 +15,9 @@ resized to ``size x size`` (edges replicated where it leaves the frame).
   Frames without a face hold the previous box (the first found box before the first face), the
   track is smoothed with a centred moving average, and a clip with no face at all falls back
   to the fixed box.
+- ``avsr``: the alignment Auto-AVSR's visual models were trained on (``mouth_avsr``): four
+  face points, smoothed, a similarity transform onto a mean face, 96 x 96 around the mouth
+  centre. A clip with no face at all falls back to the fixed box.
 """
 from __future__ import annotations
 
@@ -24,17 +27,14 @@ import cv2
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-try:
-    import yuface
-except ImportError:  # optional: fall back to OpenCV's Haar cascade
-    yuface = None
+from avforge.io.faces import downscale, face_points, yuface
+from avforge.io.mouth_avsr import avsr_crops
 
 FIXED_MOUTH_BOX = (0.5, 0.72, 0.375)  # (cx, cy, side) as fractions of frame (width, height, height)
 SIDE_PER_EYE_DISTANCE = 1.6
 HAAR_MOUTH = (0.5, 0.76, 0.6)  # (cx, cy, side) as fractions of the Haar face box width/height
 SMOOTH_FRAMES = 5  # centred moving average over 0.2 s at 25 fps
-DETECT_MAX_SIDE = 640  # detect on a downscaled copy of larger frames (yuface degrades past 960)
-MODES = ("fixed", "detect")
+MODES = ("fixed", "detect", "avsr")
 
 
 def crop_mouth(frames: np.ndarray, mode: str = "fixed", size: int = 96, gray: bool = True) -> np.ndarray:
@@ -42,6 +42,14 @@ def crop_mouth(frames: np.ndarray, mode: str = "fixed", size: int = 96, gray: bo
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "avsr" and len(frames):
+        aligned = avsr_crops(frames, gray=gray)
+        if aligned is not None:
+            return aligned if size == aligned.shape[1] else np.stack(
+                [cv2.resize(a, (size, size), interpolation=cv2.INTER_AREA) for a in aligned])
+        mode = "fixed"
     boxes = mouth_boxes(frames, mode)
     out = np.empty((len(frames), size, size) + (() if gray else (3,)), dtype=np.uint8)
     for t, (frame, box) in enumerate(zip(frames, boxes)):
@@ -52,8 +60,8 @@ def crop_mouth(frames: np.ndarray, mode: str = "fixed", size: int = 96, gray: bo
 
 def mouth_boxes(frames: np.ndarray, mode: str = "fixed") -> np.ndarray:
     """(T, 3) float ``(cx, cy, side)`` mouth box of every frame, in pixels."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode not in ("fixed", "detect"):
+        raise ValueError(f"mode must be 'fixed' or 'detect', got {mode!r}")
     n, height, width = frames.shape[:3]
     fixed = np.array([FIXED_MOUTH_BOX[0] * width, FIXED_MOUTH_BOX[1] * height, FIXED_MOUTH_BOX[2] * height])
     if mode == "fixed" or n == 0:
@@ -75,13 +83,11 @@ def smooth_track(found: np.ndarray, fallback: np.ndarray, window: int = SMOOTH_F
 
 def _detect_yuface(frame: np.ndarray) -> tuple[float, float, float]:
     """Mouth box from the largest face's mouth corners and eyes; NaNs when no face."""
-    small, scale = _downscale(frame)
-    _, faces, points = yuface.detect(np.ascontiguousarray(small[..., ::-1]))  # yuface wants BGR
-    if len(faces) == 0:
+    p = face_points(frame)
+    if p is None:
         return (np.nan,) * 3
-    p = points[np.argmax(faces[:, 2].astype(np.int64) * faces[:, 3])].astype(np.float64) / scale
-    eye_distance = np.hypot(p[2] - p[0], p[3] - p[1])
-    return (p[6] + p[8]) / 2, (p[7] + p[9]) / 2, SIDE_PER_EYE_DISTANCE * eye_distance
+    (cx, cy), eye_distance = p[3:].mean(axis=0), np.hypot(*(p[1] - p[0]))
+    return cx, cy, SIDE_PER_EYE_DISTANCE * eye_distance
 
 
 @functools.lru_cache(maxsize=1)
@@ -91,19 +97,12 @@ def _haar_cascade() -> cv2.CascadeClassifier:
 
 def _detect_haar(frame: np.ndarray) -> tuple[float, float, float]:
     """Mouth box from the largest Haar-cascade face box; NaNs when no face."""
-    small, scale = _downscale(frame)
+    small, scale = downscale(frame)
     faces = _haar_cascade().detectMultiScale(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), 1.1, 4)
     if len(faces) == 0:
         return (np.nan,) * 3
     x, y, w, h = faces[np.argmax(faces[:, 2] * faces[:, 3])].astype(np.float64) / scale
     return x + HAAR_MOUTH[0] * w, y + HAAR_MOUTH[1] * h, HAAR_MOUTH[2] * w
-
-
-def _downscale(frame: np.ndarray) -> tuple[np.ndarray, float]:
-    scale = min(1.0, DETECT_MAX_SIDE / max(frame.shape[:2]))
-    if scale == 1.0:
-        return frame, 1.0
-    return cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
 
 
 def _warp_box(frame: np.ndarray, box, size: int) -> np.ndarray:
@@ -119,3 +118,20 @@ def _warp_box(frame: np.ndarray, box, size: int) -> np.ndarray:
     crop = frame[y0:y0 + side_px, x0:x0 + side_px]
     interp = cv2.INTER_AREA if side_px > size else cv2.INTER_LINEAR
     return cv2.resize(crop, (size, size), interpolation=interp)
+
+
+def mouth_strip(path, mode: str, count: int = 8, context_frames: int = 6) -> list[tuple[float, np.ndarray]]:
+    """``count`` (time_s, 96 x 96 gray crop) samples evenly spread over a video, for a person to see
+    what a lip encoder gets: each is the middle frame of a ``±context_frames`` clip cropped with
+    ``mode`` (the smoothing of ``detect`` / ``avsr`` sees that context; gaps longer than it may differ)."""
+    from avforge.io.media import AVReader
+
+    samples = []
+    with AVReader(path, missing_audio="silence") as reader:
+        n = reader.num_frames
+        for k in range(min(count, n)):
+            centre = int((k + 0.5) * n / min(count, n))
+            start, end = max(centre - context_frames, 0), min(centre + context_frames + 1, n)
+            crops = crop_mouth(reader.read(start, end).frames, mode=mode, size=96, gray=True)
+            samples.append((float(reader.grid.time_of(centre)), crops[centre - start]))
+    return samples

