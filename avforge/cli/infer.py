@@ -6,8 +6,10 @@
 
 Folders are searched recursively (.mp4 .avi .mov .mkv .webm); their videos are keyed by their
 path relative to the folder (``test/000001.mp4``), single files by the path as given. Per video:
-decode in chunks (bounded memory), recompute the features the checkpoint was trained on, run
-the detector in sliding windows, Soft-NMS (defaults from the checkpoint's config), print a table.
+decode in chunks (bounded memory), recompute the features the checkpoint was trained on (its
+recorded encoder specs: the checkpoint folder is enough; pretrained weights are pointed to with
+``--lip-weights`` / ``--audio-encoder`` and checked by hash), run the detector in sliding windows,
+Soft-NMS (defaults from the checkpoint's config), print a table.
 
 Outputs with ``--out result.json`` (all written atomically, after every video is done):
 - ``result.json``: the challenge format ``{file: [[score, start_s, end_s], ...]}``, best first —

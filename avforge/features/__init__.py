@@ -1,5 +1,6 @@
-"""Lip and speech encoders on the 25 fps video grid, and the resumable FeatureStore.
+"""Lip and speech encoders on the 25 fps video grid, their portable specs, and the FeatureStore.
 
-``build_encoder(name, **opts)`` (registry.py): "logmel", "hf", "lip-light", "lip-resnet".
-``FeatureStore(root)`` (store.py); ``extract(items, encoder, store, shard=...)`` (extract.py).
+``build_encoder(name, **opts)`` and ``build_from_spec(spec, weights=...)`` (registry.py);
+``EncoderSpec`` (spec.py); ``encode_video(path, encoders)`` (encode.py: the one way from a video
+to features); ``FeatureStore(root)`` (store.py); ``extract(items, encoder, store, shard=...)``.
 """
