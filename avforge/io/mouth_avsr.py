@@ -98,6 +98,7 @@ def avsr_crops(frames: np.ndarray, gray: bool = True) -> np.ndarray | None:
         warped = cv2.warpAffine(image, m, (TARGET_SIZE, TARGET_SIZE), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         y0, x0 = int(round(cy)) - half, int(round(cx)) - half  # = round(c - 48): 48 is whole
-        ys, xs = slice(max(y0, 0), min(y0 + CROP_SIZE, TARGET_SIZE)), slice(max(x0, 0), min(x0 + CROP_SIZE, TARGET_SIZE))
+        ys = slice(max(y0, 0), min(y0 + CROP_SIZE, TARGET_SIZE))
+        xs = slice(max(x0, 0), min(x0 + CROP_SIZE, TARGET_SIZE))
         out[t, ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0] = warped[ys, xs]
     return out
