@@ -97,5 +97,5 @@ def test_old_records_convert_or_say_how(tmp_path):
     assert FeatureStore(tmp_path).spec.identity() == encoder.spec.identity()
     FeatureStore(tmp_path, encoder.spec)
     index = json.loads((tmp_path / "index.json").read_text())
-    assert index["format"] == "avforge-features/2" and index["storage"] == {"dtype": "float32"}
+    assert index["format"] == "avforge-features/2" and index["storage"]["dtype"] == "float32"
     assert EncoderSpec.from_dict(index["spec"]) == encoder.spec
