@@ -191,12 +191,17 @@ def _fill_empty(result: dict, durations: Mapping[str, float], empty: str, sub: S
         sub.warnings.append(listing("videos have no proposal and are written as [] (the official "
                                     "avdeepfake1m 0.0.4 evaluator fails on an empty list)", blank))
         return
+    tiny = []
     for f in blank:
         end_s = min(PLACEHOLDER[2], _end_limit(durations.get(f)))
-        if end_s > 0:
-            result[f] = np.array([[PLACEHOLDER[0], PLACEHOLDER[1], end_s]])
+        if end_s <= 0:  # shorter than one 0.01 s step: the smallest writable segment, never []
+            end_s = 10.0**-TIME_DECIMALS
+            tiny.append(f)
+        result[f] = np.array([[PLACEHOLDER[0], PLACEHOLDER[1], end_s]])
     sub.warnings.append(listing(f"videos have no proposal and get one placeholder {list(PLACEHOLDER)}",
                                 blank))
+    if tiny:
+        sub.warnings.append(listing("videos shorter than 0.01 s get the placeholder [0.0001, 0.0, 0.01]", tiny))
 
 
 def _format_detection(scores: Mapping[str, float], files: list[str]) -> dict[str, float]:

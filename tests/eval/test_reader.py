@@ -136,3 +136,22 @@ def test_video_scores_follow_one_rule_in_submit_and_evaluate(inputs, capsys, sco
         err = capsys.readouterr().err
         assert f"{path}: 1 scores that are not probabilities in [0, 1]" in err
         assert pytest.importorskip("re").search(message, err), err
+
+
+@pytest.mark.parametrize("duration, message", [(-1, "durations that are not positive finite seconds: a.mp4 (-1)"),
+                                               (None, None), (0.004, None)])
+def test_submit_never_writes_an_empty_list_and_refuses_bad_durations(inputs, capsys, duration, message):
+    (inputs / "d.json").write_text(json.dumps({"a.mp4": duration if duration is not None else float("nan"),
+                                               "b.mp4": 3.0}).replace("NaN", "-1" if duration == -1 else "NaN"))
+    (inputs / "raw.json").write_text('{"b.mp4": [[0.5, 0.1, 0.2]]}')
+    out = inputs / "out.json"
+    rc = main([str(a) for a in ["submit", "--proposals", inputs / "raw.json", "--files", inputs / "files.txt",
+                                "--durations", inputs / "d.json", "--out", out]])
+    err = capsys.readouterr().err
+    if duration is None:  # NaN is not JSON
+        assert rc == 2 and "NaN/Infinity are not JSON numbers" in err and not out.exists()
+    elif message:
+        assert rc == 2 and message in err and not out.exists()
+    else:
+        assert rc == 0 and json.loads(out.read_text())["a.mp4"] == [[0.0001, 0.0, 0.01]]
+        assert "1 videos shorter than 0.01 s get the placeholder [0.0001, 0.0, 0.01]: a.mp4" in err
