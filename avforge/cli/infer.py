@@ -39,7 +39,7 @@ from tqdm import tqdm
 from avforge.cli import report
 from avforge.cli.postprocess import NMS_METHODS, postprocess_config
 from avforge.core.errors import AvforgeError
-from avforge.core.fileio import write_json
+from avforge.core.fileio import check_output, write_json_set
 from avforge.engine.html_report import encode_curves, flat_name
 from avforge.engine.inference import load_predictor
 from avforge.engine.plot import plot_timeline
@@ -132,13 +132,13 @@ def _plot_path(args, file: str) -> Path | None:
 
 
 def write_outputs(out: Path, results: list[VideoResult], errors: dict[str, str], info: dict) -> None:
-    """Sidecars first, the result JSON last: a failure leaves no result file behind."""
-    write_json(sidecar(out, "modality"), {r.file: list(r.proposals.modality or ()) for r in results})
+    """The result and its sidecars, committed together: all three or none (write_json_set)."""
+    modality = {r.file: list(r.proposals.modality or ()) for r in results}
     videos = {r.file: {"path": str(r.path), "duration_s": r.raw.duration_s, "video_score": r.raw.video_score,
                        "has_audio": r.has_audio, "segments": len(r.proposals), "fps": r.raw.fps,
                        "frames": encode_curves(r.raw.frame_probs)} for r in results}
-    write_json(sidecar(out, "details"), {**info, "videos": videos, "errors": errors}, indent=1)
-    write_json(out, {r.file: r.proposals.to_rows() for r in results})
+    write_json_set({sidecar(out, "modality"): modality, sidecar(out, "details"): {**info, "videos": videos, "errors": errors},
+                    out: {r.file: r.proposals.to_rows() for r in results}}, indent=1)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -147,8 +147,11 @@ def run(args: argparse.Namespace) -> int:
     videos = collect_videos(args.videos)
     if args.plot and len(videos) != 1:
         raise AvforgeError(f"--plot draws one video, {len(videos)} given: use --plot-dir DIR")
-    outputs = {p.parent for p in (args.out, args.plot, args.html) if p}
-    for folder in outputs | ({args.plot_dir} if args.plot_dir else set()):
+    files = [args.out, sidecar(args.out, "modality"), sidecar(args.out, "details")] if args.out else []
+    for path in files + [p for p in (args.plot, args.html) if p]:
+        check_output(path)  # an existing folder (or device) as an output fails now, not after the work
+    for folder in {p.parent for p in files + [p for p in (args.plot, args.html) if p]} | (
+            {args.plot_dir} if args.plot_dir else set()):
         _check_writable(folder)
     chunk = ChunkConfig(args.chunk_s, args.chunk_overlap_s, args.missing_audio, args.max_chunk_mb)
     labels = Labels(args.labels) if args.labels else None

@@ -18,7 +18,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from avforge.core.config import from_dict
-from avforge.core.fileio import write_json
+from avforge.core.fileio import check_output, write_json_set
 from avforge.engine.rawcache import load_raw, read_index
 from avforge.postprocess import PostprocessConfig, postprocess
 
@@ -50,6 +50,10 @@ def postprocess_config(saved: dict | None, args: argparse.Namespace) -> Postproc
 
 
 def run(args: argparse.Namespace) -> int:
+    modality_out = args.modality_out or args.out.with_name(f"{args.out.stem}.modality.json")
+    scores_out = args.video_scores or args.out.with_name("video_scores.json")
+    for path in (args.out, modality_out, scores_out):
+        check_output(path)  # before the work
     index = read_index(args.raw)
     cfg = postprocess_config(index.get("postprocess"), args)
     proposals, modality, video_scores = {}, {}, {}
@@ -59,11 +63,7 @@ def run(args: argparse.Namespace) -> int:
         proposals[file] = p.to_rows()
         modality[file] = list(p.modality or ())
         video_scores[file] = raw.video_score
-    modality_out = args.modality_out or args.out.with_name(f"{args.out.stem}.modality.json")
-    scores_out = args.video_scores or args.out.with_name("video_scores.json")
-    write_json(modality_out, modality)
-    write_json(scores_out, video_scores)
-    write_json(args.out, proposals)  # last: a failure above leaves no proposals file behind
+    write_json_set({modality_out: modality, scores_out: video_scores, args.out: proposals})  # all or none
     print(f"{len(proposals)} videos, {sum(map(len, proposals.values()))} proposals ({cfg.method}, "
           f"top-k {cfg.max_proposals}) -> {args.out}; modality -> {modality_out}; video scores -> {scores_out}")
     print(f"settings: {asdict(cfg)}")

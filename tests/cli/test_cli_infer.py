@@ -238,7 +238,8 @@ def _no_options(state):
 
 
 @pytest.mark.parametrize("case", ["empty", "not_video", "corrupt", "no_checkpoint", "other_model", "unknown_encoder",
-                                  "no_options", "unwritable", "missing_video", "plot_of_two", "bad_labels"])
+                                  "no_options", "unwritable", "missing_video", "plot_of_two", "bad_labels",
+                                  "out_is_folder"])
 def test_bad_input_is_one_line_exit_2_and_no_output(trained, capsys, tmp_path, case):
     video = trained["root"] / "videos" / "train" / "000.mp4"
     ckpt = trained["exp"]
@@ -263,6 +264,9 @@ def test_bad_input_is_one_line_exit_2_and_no_output(trained, capsys, tmp_path, c
         (tmp_path / "o").write_text("a file where the output folder should be")
     elif case == "missing_video":
         video = tmp_path / "nope.mp4"
+    elif case == "out_is_folder":  # refused before any work; used to fail at the end, leaving sidecars
+        out = tmp_path / "o" / "result"
+        out.mkdir(parents=True)
     elif case == "plot_of_two":
         extra = [trained["root"] / "videos" / "train" / "001.mp4", "--plot", tmp_path / "p.png"]
     elif case == "bad_labels":
@@ -271,11 +275,13 @@ def test_bad_input_is_one_line_exit_2_and_no_output(trained, capsys, tmp_path, c
     rc, _, err = run_cli([video, *extra, "--checkpoint", ckpt, "--out", out], capsys)
     assert rc == 2, err
     assert err.startswith("avforge infer: error:") and len(err.strip().splitlines()) == 1, err
-    assert not out.exists() and not list(tmp_path.glob("o/*.json")) and not (tmp_path / "p.png").exists()
+    assert (out.is_dir() if case == "out_is_folder" else not out.exists())
+    assert not list(tmp_path.glob("o/*.json")) and not (tmp_path / "p.png").exists()
     expected = {"empty": "empty file", "not_video": "not a video file", "corrupt": "corrupt",
                 "no_checkpoint": "checkpoint not found", "other_model": "does not match this model config",
                 "unknown_encoder": "toy-visual", "no_options": "re-extract its features", "unwritable": "cannot write",
-                "missing_video": "no such file", "plot_of_two": "--plot-dir", "bad_labels": "metadata.json"}[case]
+                "missing_video": "no such file", "plot_of_two": "--plot-dir", "bad_labels": "metadata.json",
+                "out_is_folder": "o/result: exists and is a folder"}[case]
     assert expected in err
 
 
