@@ -254,7 +254,7 @@ def write_submission(sub: Submission, out) -> SubmissionReport:
     if total >= MAX_BYTES:
         raise AvforgeError(f"submission would be {total / 1e9:.2f} GB, over the 4 GB limit "
                            "(lower the proposals per video)", path=out)
-    with atomic_path(out) as tmp:
+    with atomic_path(out, clean_stale=True) as tmp:  # and temps a killed submit left
         if suffix == ".zip":
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
                 for name, data in members.items():

@@ -155,3 +155,18 @@ def test_submit_never_writes_an_empty_list_and_refuses_bad_durations(inputs, cap
     else:
         assert rc == 0 and json.loads(out.read_text())["a.mp4"] == [[0.0001, 0.0, 0.01]]
         assert "1 videos shorter than 0.01 s get the placeholder [0.0001, 0.0, 0.01]: a.mp4" in err
+
+
+def test_submit_removes_the_temp_a_killed_submit_left(inputs, capsys):
+    import subprocess
+    import sys
+
+    from avforge.core.fileio import TEMP_TAG, _host
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()
+    stale = inputs / f".out.zip{TEMP_TAG}{killed.pid}-{_host()}-abc123.zip"
+    stale.write_bytes(b"half a zip")
+    (inputs / "raw.json").write_bytes(GOOD)
+    assert main([str(a) for a in ["submit", "--proposals", inputs / "raw.json", "--files", inputs / "files.txt",
+                                  "--out", inputs / "out.zip"]]) == 0
+    assert not stale.exists() and (inputs / "out.zip").is_file()
