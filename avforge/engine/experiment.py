@@ -51,15 +51,17 @@ def _pretrain_sync(cfg: ExperimentConfig, sync_dir: Path, visual: FeatureStore, 
     real = feature_dataset(cfg.data.train_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed, real_only=True)
     real_val = (feature_dataset(cfg.data.val_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed,
                                 real_only=True) if cfg.data.val_manifest else None)
-    if len(real) < cfg.train.batch_size:
+    per_step = ctx.world_size * cfg.train.grad_accum  # a batch must split evenly over these
+    batch = min(cfg.train.batch_size, len(real) // per_step * per_step)
+    if batch < per_step:
         raise AvforgeError(f"the sync stage trains on real clips only: {len(real)} in the training set, fewer than "
-                           f"one batch (train.batch_size={cfg.train.batch_size}); add real clips or set "
+                           f"one per process and accumulation step ({per_step}); add real clips or set "
                            "model.sync_pretrain_epochs=0", path=cfg.data.train_manifest)
     if ctx.is_main:
-        print(f"sync stage: {m.sync_pretrain_epochs} epochs on {len(real)} real clips", flush=True)
+        print(f"sync stage: {m.sync_pretrain_epochs} epochs on {len(real)} real clips (batch {batch})", flush=True)
     trainer = Trainer(lambda: SyncPretrainModel(visual.dim, audio.dim, m.sync_dim, m.sync_max_offset_frames,
                                                 m.sync_exclude_frames, m.sync_temperature, m.sync_kernel_size),
-                      real, replace(cfg.train, epochs=m.sync_pretrain_epochs), sync_dir, collate_fn=collate, ctx=ctx,
+                      real, replace(cfg.train, epochs=m.sync_pretrain_epochs, batch_size=batch), sync_dir, collate_fn=collate, ctx=ctx,
                       val_set=real_val, run_info=run_info, log_prefix="sync ")
     trainer.fit()
     return trainer.model.state_dict()

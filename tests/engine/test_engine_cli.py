@@ -133,7 +133,7 @@ def test_sync_stage_trains_on_real_clips_then_the_detector_starts_from_it(tmp_pa
         argv += ["--set", s]
     rc, out, err = run_cli(argv, capsys)
     assert rc == 0, err
-    assert "sync stage: 2 epochs on 4 real clips" in out  # fake_every=2: half the clips are real
+    assert "sync stage: 2 epochs on 4 real clips (batch 4)" in out  # fake_every=2: half the clips are real
     sync_ckpt = list_checkpoints(exp / "sync" / "checkpoints")[-1]
     sync_w = load_file(sync_ckpt / MODEL_FILE)
     assert sync_w and all(k.startswith("sync.") for k in sync_w)
@@ -156,10 +156,19 @@ def test_sync_stage_trains_on_real_clips_then_the_detector_starts_from_it(tmp_pa
     assert curve.shape == (60,) and 0 <= curve.min() and curve.max() <= 1 and curve.std() > 0
 
 
-def test_sync_stage_without_enough_real_clips_is_one_line(tmp_path, capsys):
-    vis, aud, train = make_feature_data(tmp_path, [60, 80, 70, 90])  # 2 real clips, batch of 4, batch of 4
+def test_sync_stage_with_few_real_clips(tmp_path, capsys):
+    vis, aud, train = make_feature_data(tmp_path, [60, 80])  # 1 real clip
     argv = ["train", "--config", "synthetic_small", "--exp-dir", str(tmp_path / "exp")]
+    sets = TINY + [f"data.visual_store={vis}", f"data.audio_store={aud}", f"data.train_manifest={train}"]
+    for s in sets + ["train.batch_size=2", "train.grad_accum=2"]:
+        argv += ["--set", s]
+    rc, out, err = run_cli(argv, capsys)
+    assert rc == 2 and err.count("\n") == 1 and "1 in the training set" in err and "sync_pretrain_epochs=0" in err
+    # fewer real clips than a batch: the sync stage takes smaller batches
+    vis, aud, train = make_feature_data(tmp_path / "b", [60, 80, 70, 90])  # 2 real clips, batch of 4
+    argv = ["train", "--config", "synthetic_small", "--exp-dir", str(tmp_path / "b" / "exp")]
     for s in TINY + [f"data.visual_store={vis}", f"data.audio_store={aud}", f"data.train_manifest={train}"]:
         argv += ["--set", s]
     rc, out, err = run_cli(argv, capsys)
-    assert rc == 2 and err.count("\n") == 1 and "2 in the training set" in err and "sync_pretrain_epochs=0" in err
+    assert rc == 0, err
+    assert "sync stage: 2 epochs on 2 real clips (batch 2)" in out
