@@ -40,13 +40,11 @@ _SLOT_CODE = bytes({ord("["): 1, ord(","): 2 | (3 << 2), ord("]"): 2 << 2}.get(c
 # number characters kept, whitespace -> " " (stays inside its token), everything else -> newline
 _TOKENS = bytes(c if c in _NUMBER else (32 if c in _SPACE else 10) for c in range(256))
 _ROW = b"[,,],"
-# byte classes for the JSON number grammar check on the token stream
-_DIGIT = np.zeros(256, bool)
-_DIGIT[list(b"0123456789")] = True
-_EXP = np.zeros(256, bool)
-_EXP[list(b"eE")] = True
-_GAP = np.zeros(256, bool)
-_GAP[list(b" \n")] = True
+# byte classes for the JSON number grammar check on the token stream (digits 1-9 > zero > the rest)
+_GAP_C, _MINUS_C, _PLUS_C, _DOT_C, _EXP_C, _ZERO_C, _DIGIT_C = 1, 2, 3, 4, 5, 6, 7
+_CLASS = bytes({32: _GAP_C, 10: _GAP_C, ord("-"): _MINUS_C, ord("+"): _PLUS_C, ord("."): _DOT_C, ord("e"): _EXP_C,
+                ord("E"): _EXP_C, ord("0"): _ZERO_C}.get(c, _DIGIT_C if chr(c).isdigit() and c < 128 else 0)
+               for c in range(256))
 
 
 # ---------------------------------------------------------------------------- bytes in, bounded
@@ -251,17 +249,18 @@ def _parse_plain(raw: bytes, source: str) -> Ragged | None:
 def _json_numbers(tokens: bytes) -> bool:
     """Whether every token of the stream (numbers between newlines/spaces) is a JSON number as far as
     pandas would not catch it: no ``+`` or ``.`` first, no ``.`` last or before ``e``, no leading zero.
-    Checked on neighbouring bytes at once (numpy), not per token."""
-    t = np.frombuffer(b"\n\n" + tokens + b"\n\n", dtype=np.uint8)
-    prev2, prev, cur, nxt = t[:-3], t[1:-2], t[2:-1], t[3:]
-    digit_prev, digit_next = _DIGIT[prev], _DIGIT[nxt]
-    start = _GAP[prev] | ((prev == ord("-")) & _GAP[prev2])  # cur is a token's first digit
-    bad = ((cur == ord("+")) & ~_EXP[prev])
-    bad |= (cur == ord("-")) & ~(_GAP[prev] | _EXP[prev])
-    bad |= (cur == ord(".")) & ~(digit_prev & digit_next)
-    bad |= _EXP[cur] & ~(digit_prev & (digit_next | (nxt == ord("+")) | (nxt == ord("-"))))
-    bad |= ((cur == ord("+")) | (cur == ord("-"))) & ~digit_next
-    bad |= (cur == ord("0")) & start & digit_next
+    Checked on neighbouring byte classes at once (bytes.translate + numpy), not per token."""
+    c = np.frombuffer((b"\n\n" + tokens + b"\n\n").translate(_CLASS), dtype=np.uint8)
+    prev2, prev, cur, nxt = c[:-3], c[1:-2], c[2:-1], c[3:]
+    gap_prev, exp_prev, digit_prev = prev == _GAP_C, prev == _EXP_C, prev >= _ZERO_C
+    digit_next = nxt >= _ZERO_C
+    sign_next = (nxt == _PLUS_C) | (nxt == _MINUS_C)
+    bad = (cur == _PLUS_C) & ~exp_prev
+    bad |= (cur == _MINUS_C) & ~(gap_prev | exp_prev)
+    bad |= (cur == _DOT_C) & ~(digit_prev & digit_next)
+    bad |= (cur == _EXP_C) & ~(digit_prev & (digit_next | sign_next))
+    bad |= ((cur == _PLUS_C) | (cur == _MINUS_C)) & ~digit_next
+    bad |= (cur == _ZERO_C) & (gap_prev | ((prev == _MINUS_C) & (prev2 == _GAP_C))) & digit_next
     return not bad.any()
 
 
