@@ -64,7 +64,8 @@ class Detector(nn.Module):
         if self.sync is not None:
             sync["sync_visual"], sync["sync_audio"] = self.sync(batch.visual, batch.audio, mask)
             sync["sync_curve"] = self.sync.offset_curve(sync["sync_visual"], sync["sync_audio"], mask)
-            fused = add_to_levels(fused, masks, self.sync_proj(sync["sync_curve"]), self.cfg.pyramid_strides)
+            fused = add_to_levels(fused, masks, apply_mask(self.sync_proj(sync["sync_curve"]), mask), mask,
+                                  self.cfg.pyramid_strides)
         frame, audio_logits, visual_logits = self.frame_heads(fused[0], vis[0] if vis else None,
                                                               aud[0] if aud else None)
         out = DetectorOutput(
@@ -144,11 +145,18 @@ class Detector(nn.Module):
                                 self.cfg.decode_min_score if min_score is None else min_score)
 
 
-def add_to_levels(fused: list, masks: list, x: torch.Tensor, strides) -> list:
-    """Add the per-frame (B, T, C) ``x`` to every pyramid level, average-pooled to its stride."""
+def add_to_levels(fused: list, masks: list, x: torch.Tensor, mask: torch.Tensor, strides) -> list:
+    """Add the per-frame (B, T, C) ``x`` (zero on padding) to every pyramid level, averaged over
+    the valid frames of each stride-long block (so padding a clip never changes its values)."""
     out = []
+    valid = mask.to(x.dtype).unsqueeze(1)  # (B, 1, T)
     for f, m, stride in zip(fused, masks, strides):
-        pooled = x if stride == 1 else F.avg_pool1d(x.transpose(1, 2), stride, stride, ceil_mode=True).transpose(1, 2)
+        if stride == 1:
+            pooled = x
+        else:
+            total = F.avg_pool1d(x.transpose(1, 2), stride, stride, ceil_mode=True)
+            count = F.avg_pool1d(valid, stride, stride, ceil_mode=True).clamp(min=1e-6)
+            pooled = (total / count).transpose(1, 2)
         out.append(apply_mask(f + pooled[:, :f.shape[1]], m))
     return out
 

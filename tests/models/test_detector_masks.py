@@ -31,11 +31,13 @@ def per_level(flat: torch.Tensor, n_frames: int, n_levels: int = 4) -> list[torc
     return out
 
 
-@pytest.mark.parametrize("fusion,head", [(f, "both") for f in FUSIONS] + [("discrepancy", "anchor_free"), ("discrepancy", "bm")])
+@pytest.mark.parametrize("fusion,head,sync", [(f, "both", False) for f in FUSIONS]
+                         + [("discrepancy", "anchor_free", False), ("discrepancy", "bm", False),
+                            ("concat", "both", True)])
 @pytest.mark.parametrize("extra", [1, 13])
-def test_appended_padding_changes_nothing(fusion, head, extra):
+def test_appended_padding_changes_nothing(fusion, head, sync, extra):
     torch.manual_seed(0)
-    cfg = DetectorConfig(fusion=fusion, boundary_head=head, **TINY)
+    cfg = DetectorConfig(fusion=fusion, boundary_head=head, sync=sync, sync_dim=8, **TINY)
     model = build_detector(cfg, VISUAL_DIM, AUDIO_DIM).eval()
     n = 37  # odd, so that strided levels end on partial blocks
     batch = PlantedGenerator(seed=1).batch(2, n, 2)
@@ -44,6 +46,8 @@ def test_appended_padding_changes_nothing(fusion, head, extra):
     for name in ("frame_logits", "audio_logits", "visual_logits"):
         torch.testing.assert_close(getattr(b, name)[:, :n], getattr(a, name), atol=1e-5, rtol=0)
     torch.testing.assert_close(b.video_logits, a.video_logits, atol=1e-5, rtol=0)
+    if sync:
+        torch.testing.assert_close(b.sync_curve[:, :n], a.sync_curve, atol=1e-5, rtol=0)
     if a.cls_logits is not None:
         for name in ("cls_logits", "reg_frames", "attr_logits", "boundaries_frames", "quality_logits"):
             for la, lb in zip(per_level(getattr(a, name), n), per_level(getattr(b, name), n + extra)):
