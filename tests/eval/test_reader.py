@@ -170,3 +170,16 @@ def test_submit_removes_the_temp_a_killed_submit_left(inputs, capsys):
     assert main([str(a) for a in ["submit", "--proposals", inputs / "raw.json", "--files", inputs / "files.txt",
                                   "--out", inputs / "out.zip"]]) == 0
     assert not stale.exists() and (inputs / "out.zip").is_file()
+
+
+def test_number_check_gives_the_same_answer_in_blocks():
+    """The grammar check runs in cache-sized blocks cut after newlines: any block size, same verdict,
+    and a bad number is found wherever it falls."""
+    good = b"\n".join([b"0.5", b"-0", b"1e-05", b"10", b"0.25e1"] * 40)
+    for bad in (b"+0.9", b".5", b"1.", b"00.9", b"1.e5"):
+        for where in (0, 77, 199):
+            rows = good.split(b"\n")
+            rows.insert(where, bad)
+            tokens = b"\n".join(rows)
+            assert [reader._json_numbers(tokens, block) for block in (1, 7, 64, 1 << 18)] == [False] * 4, (bad, where)
+    assert all(reader._json_numbers(good, block) for block in (1, 7, 64, 1 << 18))
