@@ -26,8 +26,19 @@ class PostprocessConfig:
     def __post_init__(self):
         if self.method not in METHODS:
             raise AvforgeError(f"postprocess.method must be one of {METHODS}, got {self.method!r}")
+        for key in ("min_score", "soft_nms_alpha", "soft_nms_t1", "soft_nms_t2", "nms_iou"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise AvforgeError(f"postprocess.{key} must be a finite number, got {value!r}")
         if self.soft_nms_alpha <= 0:
-            raise AvforgeError(f"postprocess.soft_nms_alpha must be > 0, got {self.soft_nms_alpha}")
+            raise AvforgeError(f"postprocess.soft_nms_alpha (--sigma) must be > 0, got {self.soft_nms_alpha}")
+        for key in ("min_score", "soft_nms_t1", "soft_nms_t2", "nms_iou"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise AvforgeError(f"postprocess.{key} must lie in [0, 1], got {getattr(self, key)}")
+        for key in ("pre_topk", "max_proposals"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise AvforgeError(f"postprocess.{key} must be a whole number >= 0 (0 = all), got {value!r}")
 
     def for_duration(self, duration_s: float) -> "PostprocessConfig":
         """This config with ``pre_topk`` and ``max_proposals`` multiplied by the started minutes of a

@@ -98,3 +98,25 @@ def test_postprocess_pipeline_and_empty_input():
     assert len(postprocess(p, PostprocessConfig(method="none", min_score=0.01))) == 3
     with pytest.raises(AvforgeError, match="method"):
         PostprocessConfig(method="wbf")
+
+
+@pytest.mark.parametrize("key,value", [("soft_nms_alpha", float("nan")), ("soft_nms_alpha", 0.0),
+                                       ("soft_nms_t1", float("inf")), ("nms_iou", 1.5), ("min_score", -0.1),
+                                       ("max_proposals", -3), ("pre_topk", -1), ("max_proposals", 2.5)])
+def test_options_out_of_range_are_one_line_errors(key, value):
+    with pytest.raises(AvforgeError, match=f"postprocess.{key}") as err:
+        PostprocessConfig(**{key: value})
+    assert "\n" not in str(err.value)
+
+
+def test_cli_flags_go_through_the_same_checks():
+    from argparse import Namespace
+
+    from avforge.cli.postprocess import postprocess_config
+
+    flags = dict(nms=None, top_k=None, score_threshold=None, pre_top_k=None, sigma=None, t1=None, t2=None,
+                 nms_iou=None)
+    assert postprocess_config(None, Namespace(**{**flags, "top_k": 0})).max_proposals == 0  # 0 = all
+    for bad in ({"sigma": float("nan")}, {"top_k": -3}):
+        with pytest.raises(AvforgeError):
+            postprocess_config(None, Namespace(**{**flags, **bad}))
