@@ -5,7 +5,8 @@ samples ``[i * sample_rate / fps, (i + 1) * sample_rate / fps)`` of ``wave`` (64
 16 kHz). The video stream is the clock: its decoded frame index (decord) gives the duration;
 audio is padded with zeros or trimmed at the end to match it exactly.
 
-Video frames come from decord (seek by index, so a window decodes only its own frames); grid
+Video frames come from decord (seek by index, so a window decodes only its own frames), or from
+PyAV for the frame widths decord cannot convert (``avforge.io.video_pyav``); grid
 frame ``i`` is the native frame whose timestamp is nearest to ``i / fps`` (ties: the earlier), so
 30 fps drops every sixth frame and 10 fps repeats frames.
 Audio comes from PyAV, decoded only for the requested span and resampled with soxr
@@ -26,8 +27,10 @@ from avforge.core.errors import AvforgeError
 from avforge.core.timegrid import TimeGrid
 from avforge.core.windows import plan_windows
 from avforge.io.audio_span import read_audio_span
+from avforge.io.video_pyav import PyAVFrames
 
 MISSING_AUDIO = ("error", "silence")
+_ROW_PADDING_FAILURE = "The size must exactly match"  # decord's RGB copy on some narrow widths
 # decord runs single-threaded on batches of at most 256 frames: measured on a 1-hour 96x96 file
 # read in 60-s windows, its default threading and whole-window batches let the RSS high-water
 # mark climb to 0.6-1.0 GB; this way it stays near 0.3-0.4 GB.
@@ -97,6 +100,7 @@ class AVReader:
             self.container.close()
             raise
         self.grid, self.sample_rate = TimeGrid(fps), sample_rate
+        self.pyav_frames: PyAVFrames | None = None  # set once decord fails to convert a frame
         self.num_frames = self.grid.num_frames(self.duration_s)
 
     @property
@@ -135,21 +139,31 @@ class AVReader:
         nearest = np.where(np.abs(times_s - starts[left]) <= np.abs(starts[right] - times_s), left, right)
         unique_idx, inverse = np.unique(nearest, return_inverse=True)
         decoded = None
-        try:
-            for first in range(0, len(unique_idx), DECODE_CHUNK_FRAMES):
-                part = self.video.get_batch(unique_idx[first:first + DECODE_CHUNK_FRAMES].tolist()).asnumpy()
-                if decoded is None:
-                    if len(part) == len(unique_idx):  # one batch: no copy
-                        decoded = part
-                        break
-                    decoded = np.empty((len(unique_idx),) + part.shape[1:], dtype=np.uint8)
-                decoded[first:first + len(part)] = part
-        except decord.DECORDError as exc:
-            raise AvforgeError(f"corrupt video stream ({_first_line(exc)})", path=self.path) from None
+        for first in range(0, len(unique_idx), DECODE_CHUNK_FRAMES):
+            part = self._decode(unique_idx[first:first + DECODE_CHUNK_FRAMES].tolist())
+            if decoded is None:
+                if len(part) == len(unique_idx):  # one batch: no copy
+                    decoded = part
+                    break
+                decoded = np.empty((len(unique_idx),) + part.shape[1:], dtype=np.uint8)
+            decoded[first:first + len(part)] = part
         return decoded if len(unique_idx) == len(times_s) else decoded[inverse]
+
+    def _decode(self, indices: list[int]) -> np.ndarray:
+        """(len(indices), H, W, 3) native frames: decord, or PyAV from decord's first copy failure on."""
+        if self.pyav_frames is None:
+            try:
+                return self.video.get_batch(indices).asnumpy()
+            except decord.DECORDError as exc:
+                if _ROW_PADDING_FAILURE not in str(exc):
+                    raise AvforgeError(f"corrupt video stream ({_first_line(exc)})", path=self.path) from None
+            self.pyav_frames = PyAVFrames(self.path, len(self.video))
+        return self.pyav_frames.get_batch(indices)
 
     def close(self) -> None:
         self.container.close()
+        if self.pyav_frames is not None:
+            self.pyav_frames.close()
 
     def __enter__(self):
         return self

@@ -7,6 +7,7 @@ import pytest
 
 from avforge.core.errors import AvforgeError
 from avforge.io import iter_windows, probe, read_av
+from avforge.io.video_pyav import PyAVFrames
 
 STEP = 4  # grey level per source frame index: decoded frames tell which source frame they are
 
@@ -122,6 +123,28 @@ def test_windows_cover_the_video_and_match_whole_reading(name, atol, request):
         assert len(w.wave) == w.num_frames * 640
         np.testing.assert_array_equal(w.frames, whole.frames[first:first + w.num_frames])
         np.testing.assert_allclose(w.wave, whole.wave[first * 640:first * 640 + len(w.wave)], atol=atol)
+
+
+@pytest.mark.parametrize("size", [48, 16])
+def test_narrow_video_decord_cannot_convert_is_read_with_pyav(size, tmp_path):
+    """decord 0.6.0 fails on these widths ("size must exactly match"); the frames come from PyAV."""
+    path = _write(tmp_path / "narrow.mp4", n_frames=40, channels=[0.5], size=size)
+    info = probe(path)
+    assert (info.num_frames, info.width, info.height) == (40, size, size)
+    clip = read_av(path)
+    assert clip.frames.shape == (40, size, size, 3)
+    np.testing.assert_array_equal(_source_index(clip.frames), np.arange(40))
+    windows = list(iter_windows(path, window_s=0.6, overlap_s=0.2))
+    assert [w.num_frames for w in windows] == [15, 15, 15, 10]
+    for w in windows:  # each window seeks on its own and gets the same frames
+        first = round(w.start_s * 25)
+        np.testing.assert_array_equal(w.frames, clip.frames[first:first + w.num_frames])
+    assert np.array_equal(read_av(path, start_s=1.0, end_s=1.2).frames, clip.frames[25:30])
+
+
+def test_pyav_fallback_gives_decord_pixels(clip25):
+    frames = PyAVFrames(clip25, 50).get_batch([49, 0, 7, 7])  # any order, repeats, seeks back
+    np.testing.assert_array_equal(frames, read_av(clip25).frames[[49, 0, 7, 7]])
 
 
 def test_window_must_exceed_overlap(clip25):
