@@ -48,24 +48,43 @@ class TypeScores:
 def found_fraction(pred: Ragged, truth: Ragged, fps: float) -> float | None:
     """Fraction of ``truth`` segments overlapped (IoU > 0.5) by one of their video's top-5 proposals.
 
-    Proposal times are divided by ``fps`` (the protocol's unit); the IoU is the official one."""
+    Proposal times are divided by ``fps`` (the protocol's unit); the IoU is the official one.
+    Vectorised over all videos (a loop per video cost 34 s of CPU at AV-Deepfake1M test size)."""
     if len(truth.rows) == 0:
         return None
+    top, top_offsets = _top_proposals(pred, truth.files)
+    seg_video = truth.video_of_row()
+    k = np.diff(top_offsets)[seg_video]  # top proposals of each segment's video
+    seg = np.repeat(np.arange(len(truth.rows)), k)
+    prop = np.repeat(top_offsets[seg_video] - np.cumsum(k) + k, k) + np.arange(int(k.sum()))
+    a, b = top[prop] / fps, truth.rows[seg]
+    inter = np.clip(np.minimum(a[:, 1], b[:, 1]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    union = np.maximum(a[:, 1], b[:, 1]) - np.minimum(a[:, 0], b[:, 0])
+    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    found = np.bincount(seg[iou > FOUND_IOU], minlength=len(truth.rows)) > 0
+    return float(found.mean())
+
+
+def _top_proposals(pred: Ragged, files: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The ``FOUND_TOP`` highest-scoring [start, end] of each of ``files`` (ties: input order; none for
+    a file without predictions) as rows (K, 2) and offsets (len(files) + 1,)."""
     index = {f: i for i, f in enumerate(pred.files)}
-    found = 0
-    for v, file in enumerate(truth.files):
-        segs = truth.rows[truth.offsets[v]:truth.offsets[v + 1]]
-        i = index.get(file)
-        if i is None or not len(segs):
-            continue
-        props = pred.rows[pred.offsets[i]:pred.offsets[i + 1]]
-        top = props[np.argsort(-props[:, 0], kind="stable")[:FOUND_TOP], 1:] / fps  # (K, 2)
-        inter = np.clip(np.minimum(top[None, :, 1], segs[:, None, 1]) - np.maximum(top[None, :, 0], segs[:, None, 0]),
-                        0, None)
-        union = np.maximum(top[None, :, 1], segs[:, None, 1]) - np.minimum(top[None, :, 0], segs[:, None, 0])
-        iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-        found += int((iou > FOUND_IOU).any(axis=1).sum())
-    return found / len(truth.rows)
+    vids = np.fromiter((index.get(f, -1) for f in files), dtype=np.int64, count=len(files))
+    counts = np.where(vids >= 0, pred.counts[np.maximum(vids, 0)], 0)
+    rows = np.repeat(pred.offsets[np.maximum(vids, 0)] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    scores = pred.rows[rows, 0]
+    video = np.repeat(np.arange(len(files)), counts)
+    sorted_within = not np.any((np.diff(scores) > 0) & (video[1:] == video[:-1]))
+    if not sorted_within:  # submissions are sorted by score already; raw outputs may not be
+        order = np.lexsort((-scores, video))
+        rows, video = rows[order], video[order]
+    first = np.cumsum(counts) - counts
+    rank = np.arange(len(rows)) - first[video]
+    keep = rank < FOUND_TOP
+    kept = np.minimum(counts, FOUND_TOP)
+    offsets = np.zeros(len(files) + 1, dtype=np.int64)
+    np.cumsum(kept, out=offsets[1:])
+    return pred.rows[rows[keep], 1:], offsets
 
 
 def per_type_scores(pred: Ragged, truth: Ragged, records: Sequence[Mapping], *, fps: float, ar_n: int,
@@ -99,13 +118,14 @@ def per_type_scores(pred: Ragged, truth: Ragged, records: Sequence[Mapping], *, 
 
 
 def _best_scores(pred: Ragged, files: Sequence[str]) -> np.ndarray:
+    """The highest proposal score of each of ``files`` (0 without proposals)."""
     index = {f: i for i, f in enumerate(pred.files)}
-    best = np.zeros(len(files))
-    for j, f in enumerate(files):
-        i = index.get(f)
-        if i is not None and pred.counts[i]:
-            best[j] = pred.rows[pred.offsets[i]:pred.offsets[i + 1], 0].max()
-    return best
+    counts = pred.counts
+    has = counts > 0
+    best_of = np.zeros(len(pred.files))
+    if has.any():
+        best_of[has] = np.maximum.reduceat(pred.rows[:, 0], pred.offsets[:-1][has])
+    return np.array([best_of[index[f]] if f in index else 0.0 for f in files])
 
 
 def _auc(scores: Mapping[str, float] | None, fake: Sequence[str], real: Sequence[str]) -> float | None:

@@ -64,3 +64,35 @@ def test_frames_protocol_and_flag_only_labels():
 def test_no_modify_type_no_table():
     records = [{"file": "v.mp4", "fake_segments": [[1.0, 2.0]]}]
     assert evaluate({"v.mp4": [[0.9, 1.0, 2.0]]}, records, per_type=True).per_type is None
+
+
+def test_found_matches_a_per_video_count_on_unsorted_tied_and_missing_proposals():
+    """The vectorised found@5 equals counting video by video (stable top 5 by score, IoU > 0.5)."""
+    import numpy as np
+
+    from avforge.eval.flat import flatten
+    from avforge.eval.per_type import FOUND_TOP, found_fraction
+
+    rng = np.random.default_rng(0)
+    truth, pred = {}, {}
+    for v in range(300):
+        starts = rng.uniform(0, 8, rng.integers(1, 4))
+        truth[f"{v}.mp4"] = [[s, s + rng.uniform(0.2, 1.5)] for s in starts]
+        if v % 7:  # every 7th video has no proposals at all
+            n = int(rng.integers(1, 12))
+            s = rng.uniform(0, 8, n)
+            scores = rng.choice([0.2, 0.5, 0.9], n) if v % 3 else rng.uniform(0, 1, n)  # ties in 2 of 3
+            pred[f"{v}.mp4"] = [[float(c), a * 25, (a + rng.uniform(0.1, 1.5)) * 25] for c, a in zip(scores, s)]
+    expected = 0
+    for f, segs in truth.items():
+        props = np.asarray(pred.get(f, np.zeros((0, 3))), dtype=float).reshape(-1, 3)
+        top = props[np.argsort(-props[:, 0], kind="stable")[:FOUND_TOP], 1:] / 25
+        for a, b in segs:
+            iou = [max(0.0, min(e, b) - max(s, a)) / (max(e, b) - min(s, a)) for s, e in top]
+            expected += any(i > 0.5 for i in iou)
+    n_segments = sum(map(len, truth.values()))
+    got = found_fraction(flatten(pred, width=3), flatten(truth, width=2), fps=25)
+    assert 0.1 < expected / n_segments < 0.9  # the case is not trivial
+    assert got == pytest.approx(expected / n_segments, abs=1e-12)
+    sorted_pred = {f: sorted(r, key=lambda x: -x[0]) for f, r in pred.items()}  # the sorted fast path agrees
+    assert found_fraction(flatten(sorted_pred, width=3), flatten(truth, width=2), fps=25) == got
