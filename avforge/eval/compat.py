@@ -1,9 +1,11 @@
 """Drop-in replacements for ``avdeepfake1m.evaluation`` (same signatures, same numbers, same dict keys).
 
 Differences, all on input the official tool cannot score: a labelled file missing from the
-predictions, a NaN/inf value, start >= end, a negative start, a malformed row or a prediction for a
-file that is not labelled raise one AvforgeError listing the offenders (the official panics or
-ignores extra files; pass ``allow_extra=True`` to ignore them too). Empty proposal lists are
+predictions, a NaN/inf value, a malformed row or a prediction for a file that is not labelled raise
+one AvforgeError listing the offenders (the official panics or ignores extra files; pass
+``allow_extra=True`` to ignore them too). Rows with start >= end or a negative start (raw model
+outputs have them) are scored like the official does, with a UserWarning; ``avforge evaluate`` and
+``validate-submission`` refuse them. Empty proposal lists are
 accepted: their videos' segments count as missed (see avforge.eval.localization).
 Threshold keys are the float32 values as Python floats, like the official (0.9 -> 0.8999999761581421).
 """
@@ -20,7 +22,7 @@ def _load(proposals_path, labels_path, file_key, value_key, fps, thresholds, all
     predictions = load_predictions(proposals_path)
     labels = load_labels(labels_path, file_key, value_key)
     return localization.prepare(predictions, labels, fps, min(thresholds), source=str(proposals_path),
-                                allow_extra=allow_extra)
+                                allow_extra=allow_extra, labels_source=str(labels_path), geometry="warn")
 
 
 def ap_1d(proposals_path: str, labels_path: str, file_key: str, value_key: str, fps: float,

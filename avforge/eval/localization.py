@@ -115,10 +115,11 @@ def _rows_of(offsets: np.ndarray, videos: np.ndarray) -> np.ndarray:
 
 def prepare(predictions: Ragged, labels: Ragged, fps: float, min_threshold: float, *,
             source: str = "predictions", allow_extra: bool = False, inclusive: bool = False,
-            dtype=F32, union: str = "span") -> Matches:
-    """Validate predictions against the labelled files (AvforgeError listing offenders), then pair them."""
-    validate_flat(predictions, labels.files, source=source, allow_extra=allow_extra)
-    validate_flat(labels, source="labels")
+            dtype=F32, union: str = "span", labels_source: str = "labels", geometry: str = "error") -> Matches:
+    """Validate predictions against the labelled files (AvforgeError listing offenders), then pair them.
+    ``geometry="warn"``: rows with start >= end or a negative start are scored with a warning."""
+    validate_flat(predictions, labels.files, source=source, allow_extra=allow_extra, geometry=geometry)
+    validate_flat(labels, source=labels_source, geometry=geometry)
     return match_pairs(predictions.take(labels.files), labels, fps, min_threshold, inclusive=inclusive, dtype=dtype,
                        union=union)
 

@@ -1,6 +1,7 @@
 """Checks run before scoring: everything that crashes the official evaluator becomes one clear error."""
 from __future__ import annotations
 
+import warnings
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -22,11 +23,15 @@ def validate_predictions(predictions: Mapping[str, Sequence[Sequence[float]]],
 
 
 def validate_flat(flat: Ragged, expected_files: Iterable[str] | None = None, *,
-                  source: str = "predictions", allow_extra: bool = False) -> None:
+                  source: str = "predictions", allow_extra: bool = False, geometry: str = "error") -> None:
     """validate_predictions on already flattened rows (vectorised over all rows at once).
 
     The last two columns are start and end, so ground-truth segments (rows ``[start, end]``) work too.
+    ``geometry="warn"``: ``start >= end`` and a negative start are a UserWarning, not an error (the
+    official evaluator scores such rows; the drop-in API does too).
     """
+    if geometry not in ("error", "warn"):
+        raise ValueError(f"geometry must be 'error' or 'warn', got {geometry!r}")
     problems = []
     if expected_files is not None:
         expected = list(expected_files)
@@ -42,15 +47,20 @@ def validate_flat(flat: Ragged, expected_files: Iterable[str] | None = None, *,
     rows = flat.rows
     video = None
     checks = (
-        ("videos with NaN/inf values", lambda: ~np.isfinite(rows).all(axis=1)),
-        ("videos with start >= end", lambda: rows[:, -2] >= rows[:, -1]),
-        ("videos with negative start", lambda: rows[:, -2] < 0),
+        ("videos with NaN/inf values", lambda: ~np.isfinite(rows).all(axis=1), "error"),
+        ("videos with start >= end", lambda: rows[:, -2] >= rows[:, -1], geometry),
+        ("videos with negative start", lambda: rows[:, -2] < 0, geometry),
     )
-    for what, bad_rows in checks:
+    notes = []
+    for what, bad_rows, severity in checks:
         bad = bad_rows()
         if bad.any():
             video = flat.video_of_row() if video is None else video
             bad_videos = np.unique(video[bad])
-            problems.append(listing(what, [flat.files[i] for i in bad_videos[:5]], len(bad_videos)))
+            (problems if severity == "error" else notes).append(
+                listing(what, [flat.files[i] for i in bad_videos[:5]], len(bad_videos)))
+    if notes:
+        warnings.warn(f"{source}: " + "; ".join(notes) + " (scored as given, like the official evaluator)",
+                      stacklevel=3)
     if problems:
         raise AvforgeError("; ".join(problems), path=source)

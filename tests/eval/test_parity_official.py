@@ -5,11 +5,15 @@ The extension is loaded straight from its .so (the package's own imports need to
 import importlib.metadata
 import importlib.util
 import json
+import re
+import warnings
 
 import numpy as np
 import pytest
 
+from avforge.core.errors import AvforgeError
 from avforge.eval import ap_1d, ap_ar_1d, ar_1d
+from avforge.eval.protocols import ap_ar
 
 AP_T = [0.5, 0.75, 0.9, 0.95]
 AR_N = [50, 30, 20, 10, 5]
@@ -149,3 +153,38 @@ def test_keys_have_the_official_types(official, tmp_path):
     assert list(ours) == list(theirs) == ["ap", "ar"]
     assert list(ours["ap"]) == list(theirs["ap"])  # float32 values as floats, e.g. 0.8999999761581421
     assert [type(k) for k in ours["ar"]] == [type(k) for k in theirs["ar"]] == [int] * len(AR_N)
+
+
+def test_reversed_and_negative_rows_are_scored_like_official_with_a_warning(official, tmp_path):
+    """Raw model outputs hold start >= end and negative starts: the official scores them, so does the
+    drop-in API (with a warning); `avforge evaluate` / validate-submission still refuse them."""
+    rng = np.random.default_rng(11)
+    for case in range(12):
+        pred, meta = random_case(rng, 30)
+        meta[0]["fake_segments"] = meta[0]["fake_segments"] or [[0.5, 1.0]]
+        for rows in pred.values():
+            for row, u in zip(rows, rng.random(len(rows))):
+                if u < 0.15:
+                    row[1], row[2] = row[2], row[1]  # reversed
+                elif u < 0.2:
+                    row[2] = row[1]  # empty
+                elif u < 0.35:
+                    row[1] = round(row[1] - 1.0, 2)  # may start before 0
+        if case % 2:  # reversed ground truth too
+            seg = next(m["fake_segments"] for m in meta[1:] if m["fake_segments"])
+            seg[0] = seg[0][::-1]
+        p, m = write(tmp_path, pred, meta)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ours = ap_ar_1d(p, m, "file", "fake_segments", 1.0, AP_T, AR_N, AR_T)
+            assert_same(ours, official.ap_ar_1d(p, m, "file", "fake_segments", 1.0, AP_T, AR_N, AR_T))
+            assert_same(ap_1d(p, m, "file", "fake_segments", 1.0, AP_T),
+                        official.ap_1d(p, m, "file", "fake_segments", 1.0, AP_T))
+            assert_same(ar_1d(p, m, "file", "fake_segments", 1.0, AR_N, AR_T),
+                        official.ar_1d(p, m, "file", "fake_segments", 1.0, AR_N, AR_T))
+        shown = [str(w.message) for w in caught]
+        assert sum(bool(re.match(r".*pred\.json: \d+ videos with start >= end: .*scored as given", t))
+                   for t in shown) == 3
+        assert sum(".json: 1 videos with start >= end" in t and "meta.json" in t for t in shown) == 3 * (case % 2)
+    with pytest.raises(AvforgeError, match="videos with start >= end"):  # where a submission is judged
+        ap_ar(p, m)
