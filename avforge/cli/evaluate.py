@@ -60,7 +60,7 @@ def run(args) -> int:
         raise AvforgeError(problem, path=source)
     report = evaluate(_in_protocol_unit(predictions, protocol.fps, args.frames), records, args.protocol,
                       subset=args.subset, split=split, detection=args.detection, modality=args.modality,
-                      allow_extra=args.allow_extra, per_type=True, source=source)
+                      allow_extra=args.allow_extra, per_type=True, source=source, labels_source=args.meta)
     notes = report.notes
     if args.frames == (protocol.fps == 1):  # converted to the protocol's unit: say so next to the numbers
         notes += (f"proposal times read as {'frame indices at 25 fps' if args.frames else 'seconds'} and converted",)

@@ -75,8 +75,11 @@ def path_problem(file: str) -> str | None:
         return "contains a NUL byte"
     if file.startswith(("/", "\\")) or (file[1:2] == ":" and file[0].isalpha()):  # C:...
         return "is an absolute path"
-    if ".." in file and ".." in _SEPARATORS.split(file):
+    parts = _SEPARATORS.split(file)
+    if ".." in parts:
         return "has a '..' component"
+    if parts[-1] in ("", "."):  # ".", "a/", "a/.": a folder (the feature store refuses "." as a key)
+        return "names a folder, not a video file (ends in '.' or a separator)"
     return None
 
 

@@ -201,11 +201,11 @@ def first_rows(proposals: Ragged, cap: int) -> Ragged:
 
 def ap_ar(predictions: Ragged, labels: Ragged, variant: str, ap_thresholds: Sequence[float],
           ar_n: Sequence[int], ar_thresholds: Sequence[float], *, fps: float = 1.0,
-          source: str = "predictions", allow_extra: bool = False) -> dict[str, dict]:
+          source: str = "predictions", allow_extra: bool = False, labels_source: str = "labels") -> dict[str, dict]:
     """``{"ap": {t: AP}, "ar": {n: AR}}`` of ``variant``: "activitynet" (ActionFormer's AP; AR@N over
     the top N by score) or "ummaformer" (first 100 proposals per video; AR@AN of eval_proposal)."""
     validate_flat(predictions, labels.files, source=source, allow_extra=allow_extra)
-    validate_flat(labels, source="labels")
+    validate_flat(labels, source=labels_source)
     if variant == "ummaformer":
         predictions = first_rows(predictions, UMMAFORMER_CAP)
     else:

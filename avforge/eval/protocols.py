@@ -100,9 +100,9 @@ class MetricsReport:
                 "per_type": None if self.per_type is None else [t.to_dict() for t in self.per_type]}
 
 
-def _records(labels, split: str | None) -> tuple[list[dict], str]:
+def _records(labels, split: str | None, source: str | None = None) -> tuple[list[dict], str]:
     """Metadata records (dicts) of one split, and the name of where they came from."""
-    source = str(labels) if isinstance(labels, (str, Path)) else "labels"
+    source = str(labels) if isinstance(labels, (str, Path)) else source or "labels"
     if isinstance(labels, (str, Path)):
         labels = read_json_fast(labels)
     if not isinstance(labels, list) or not all(isinstance(r, (dict, VideoRecord)) for r in labels):
@@ -131,7 +131,7 @@ def _split_of(records: list[dict]) -> str | None:
 
 def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str = "full",
              split: str | None = None, detection=None, modality=None, allow_extra: bool = False,
-             per_type: bool = False, source: str | None = None) -> MetricsReport:
+             per_type: bool = False, source: str | None = None, labels_source: str | None = None) -> MetricsReport:
     """Score ``predictions`` against ``labels`` under a named protocol.
 
     predictions: path of a prediction JSON, ``{file: [[score, start, end], ...]}`` or a Ragged, in
@@ -147,7 +147,8 @@ def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str
     modality: optional modality sidecar (path or ``{file: [modality per proposal]}``, rows as in
       predictions) -> report.attribution (rule: avforge.eval.attribution).
     per_type: also score each modify type apart -> report.per_type (rules: avforge.eval.per_type).
-    source: the name errors give the predictions (default: their path, or "predictions").
+    source: the name errors give the predictions (default: their path, or "predictions");
+    labels_source: the name they give in-memory labels (e.g. the metadata path they were read from).
     Every labelled video must have a (possibly empty) proposal list; see avforge.eval.localization
     for what an empty list counts as. Predictions for unlabelled files are an error unless allow_extra.
     """
@@ -156,7 +157,7 @@ def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str
     proto = PROTOCOLS[protocol]
     if subset not in proto.subsets:
         raise AvforgeError(f"protocol {protocol!r} has no subset {subset!r} (choose from {', '.join(proto.subsets)})")
-    records, label_source = _records(labels, split)
+    records, label_source = _records(labels, split, labels_source)
     source = source or (str(predictions) if isinstance(predictions, (str, Path)) else "predictions")
     pred = _as_ragged(predictions)
     notes = []
@@ -171,7 +172,7 @@ def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str
     truth = labels_from_records(records, "file", value_key, source=label_source)
     metrics = ap_ar(pred, truth, fps=proto.fps, ap_iou_thresholds=proto.ap_iou_thresholds,
                     ar_n_proposals=proto.ar_n_proposals, ar_iou_thresholds=proto.ar_iou_thresholds,
-                    matching=proto.matching, allow_extra=allow_extra, source=source)
+                    matching=proto.matching, allow_extra=allow_extra, source=source, labels_source=label_source)
     ap = {round(t, 2): v for t, v in metrics["ap"].items()}  # nominal keys: linspace's 0.8999999999999999 -> 0.9
     ar = metrics["ar"]
     notes += _variant_notes(proto, pred, truth)
@@ -206,7 +207,7 @@ def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str
 def ap_ar(predictions, labels, *, fps: float = 1.0, ap_iou_thresholds: Sequence[float] = (0.5, 0.75, 0.9, 0.95),
           ar_n_proposals: Sequence[int] = (50, 30, 20, 10, 5),
           ar_iou_thresholds: Sequence[float] = THRESHOLDS_50_95, matching: str = "official",
-          allow_extra: bool = False, source: str = "predictions") -> dict[str, dict]:
+          allow_extra: bool = False, source: str = "predictions", labels_source: str = "labels") -> dict[str, dict]:
     """In-memory AP/AR: ``{"ap": {iou: value}, "ar": {n: value}}`` keyed by the thresholds as given.
 
     predictions: ``{file: [[score, start, end], ...]}`` (times / fps = seconds), a Ragged or a path.
@@ -216,18 +217,20 @@ def ap_ar(predictions, labels, *, fps: float = 1.0, ap_iou_thresholds: Sequence[
     """
     pred = _as_ragged(predictions)
     if isinstance(labels, (str, Path)):
-        labels = labels_from_records(read_json_fast(labels), source=str(labels))
+        labels_source = str(labels)
+        labels = labels_from_records(read_json_fast(labels), source=labels_source)
     elif not isinstance(labels, Ragged):
-        labels = flatten(labels, width=2, source="labels")
+        labels = flatten(labels, width=2, source=labels_source)
     lowest = min(tuple(ap_iou_thresholds) + tuple(ar_iou_thresholds))
     if matching == "official":
-        m = localization.prepare(pred, labels, fps, lowest, source=source, allow_extra=allow_extra)
+        m = localization.prepare(pred, labels, fps, lowest, source=source, allow_extra=allow_extra,
+                                 labels_source=labels_source)
         ap = localization.average_precision(m, ap_iou_thresholds)
         return {"ap": dict(zip((float(t) for t in ap_iou_thresholds), ap.values())),
                 "ar": localization.average_recall(m, ar_n_proposals, ar_iou_thresholds)}
     if matching in ("activitynet", "ummaformer"):
         return activitynet.ap_ar(pred, labels, matching, ap_iou_thresholds, ar_n_proposals, ar_iou_thresholds,
-                                 fps=fps, source=source, allow_extra=allow_extra)
+                                 fps=fps, source=source, allow_extra=allow_extra, labels_source=labels_source)
     raise AvforgeError(f"unknown matching {matching!r} (official, activitynet or ummaformer)")
 
 

@@ -95,6 +95,23 @@ def test_bad_predictions_fail_in_one_line_without_output(data, capsys):
     assert not (data / "metrics.json").exists()
 
 
+@pytest.mark.parametrize("protocol", ["avdeepfake1m", "activitynet", "lavdf"])
+@pytest.mark.parametrize("change, problem", [
+    ({"fake_segments": [[2.0, 1.0]]}, "1 videos with start >= end: a.mp4"),
+    ({"fake_segments": [[1.0, "x"]]}, "1 videos with malformed rows (each must be [start, end]): a.mp4"),
+    ({"fake_segments": None}, "1 records without 'file' and 'fake_segments' (by index): 1"),
+])
+def test_bad_metadata_errors_name_the_metadata_file(data, capsys, protocol, change, problem):
+    records = [dict(METADATA[0], **change), METADATA[1], METADATA[2]]
+    if change["fake_segments"] is None:  # the first record decides the key (LAV-DF's fake_periods absent)
+        records[:2] = METADATA[0], {k: v for k, v in METADATA[1].items() if k != "fake_segments"}
+    (data / "val_metadata.json").write_text(json.dumps(records))
+    rc, out, err = run_cli(capsys, "evaluate", "--pred", data / "pred.json", "--meta", data / "val_metadata.json",
+                           "--protocol", protocol)
+    assert rc == 2 and out == ""
+    assert err.strip() == f"avforge evaluate: error: {data / 'val_metadata.json'}: {problem}"
+
+
 def test_submit_validate_evaluate_round_trip(data, capsys):
     # already sorted, on the rounding grid and inside the videos: formatting must change nothing
     rc, _, _ = run_cli(capsys, "submit", "--proposals", data / "pred.json", "--scores", data / "det.txt",

@@ -81,6 +81,7 @@ def test_check_files_rejects_symlink_escape(tmp_path, capsys, av1m_root):
 
 @pytest.mark.parametrize("setup, args, parts", [
     ("traversal", ["--dataset", "lavdf", "--split", "train"], ["metadata.json", "record 0", "../../etc/x.mp4"]),
+    ("dot", ["--dataset", "lavdf", "--split", "train"], ["metadata.json", "record 0", "file entry '.'", "folder"]),
     ("lavdf", ["--dataset", "lavdf", "--split", "val"], ["'val'", "dev"]),
     ("none", ["--dataset", "lavdf", "--split", "train"], ["not found"]),
     ("lavdf", ["--dataset", "avdeepfake1m", "--split", "train"], ["train_metadata.json"]),
@@ -90,7 +91,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, setup, args, parts):
     root = tmp_path / "data"
     if setup != "none":
         root.mkdir()
-        file = "../../etc/x.mp4" if setup == "traversal" else "train/a.mp4"
+        file = {"traversal": "../../etc/x.mp4", "dot": "."}.get(setup, "train/a.mp4")
         text = "[{" if setup == "broken" else json.dumps([{"file": file, "split": "train", "fake_periods": []}])
         (root / "metadata.json").write_text(text)
     code, out, err = run_cli(capsys, *args, "--root", root, "--out", tmp_path / "m.jsonl")

@@ -96,7 +96,8 @@ def test_lavdf_rejects_unknown_split(lavdf_root):
     assert_one_line_error(excinfo, "'val'", "dev")
 
 
-@pytest.mark.parametrize("bad", ["../x.mp4", "/etc/passwd", "a/../../b.mp4", "C:\\videos\\a.mp4", "..\\a.mp4", ""])
+@pytest.mark.parametrize("bad", ["../x.mp4", "/etc/passwd", "a/../../b.mp4", "C:\\videos\\a.mp4", "..\\a.mp4", "",
+                                 ".", "./", "train/", "train/.", "train\\"])
 def test_lavdf_rejects_paths_outside_the_root(tmp_path, bad):
     write(tmp_path / "metadata.json", [lavdf_item("train/ok.mp4", "train"), lavdf_item(bad, "train")])
     with pytest.raises(AvforgeError) as excinfo:
@@ -219,7 +220,7 @@ def test_av1m_plusplus_test_splits(av1m_root):
     assert_one_line_error(excinfo, "testA_metadata.json", "testA_files.txt")
 
 
-@pytest.mark.parametrize("bad", ["../x.mp4", "/etc/passwd", "a/../../b.mp4"])
+@pytest.mark.parametrize("bad", ["../x.mp4", "/etc/passwd", "a/../../b.mp4", ".", "a/"])
 def test_av1m_rejects_paths_outside_the_root(av1m_root, bad):
     write(av1m_root / "val_metadata.json", [av1m_item(bad, "real")])
     with pytest.raises(AvforgeError) as excinfo:

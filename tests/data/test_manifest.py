@@ -101,7 +101,8 @@ def test_write_manifest_is_atomic(tmp_path, lavdf_root):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lavdf", "m.jsonl"]  # no temp file left
 
 
-@pytest.mark.parametrize("bad", ["../x.mp4", "/etc/passwd", "a/../../b.mp4", "a\\..\\..\\b.mp4", "", "a\x00.mp4"])
+@pytest.mark.parametrize("bad", ["../x.mp4", "/etc/passwd", "a/../../b.mp4", "a\\..\\..\\b.mp4", "", "a\x00.mp4",
+                                 ".", "a/."])
 def test_resolve_video_rejects_escapes(tmp_path, bad):
     with pytest.raises(AvforgeError) as excinfo:
         resolve_video(tmp_path, bad, source=tmp_path / "meta.json")
