@@ -37,6 +37,17 @@ stage_extract() {  # $1 = visual | audio
 stage_visual() { stage_extract visual; }
 stage_audio() { stage_extract audio; }
 stage_train() {
+  # A run started with other inputs (edited config, seed, --set, data or encoders) is another
+  # model: keep it as train.replaced.N and train anew (the trainer would refuse it, or resume
+  # it on other features). Same inputs (a killed run, a new test split): resume.
+  # No signature recorded (a run from before signatures): the trainer decides.
+  local sig_file="$exp_dir/train/recipe_signature" n=1 signature="$stage_signature$train_inputs"
+  if [ -f "$sig_file" ] && [ "$(cat "$sig_file")" != "$signature" ]; then
+    while [ -e "$exp_dir/train.replaced.$n" ]; do n=$((n + 1)); done
+    mv "$exp_dir/train" "$exp_dir/train.replaced.$n"
+    log "stage 4: $exp_dir/train was trained with other options; kept as $exp_dir/train.replaced.$n"
+  fi
+  mkdir -p "$exp_dir/train" && printf '%s' "$signature" > "$sig_file"
   launch train --config "$config" --exp-dir "$exp_dir/train" --device "$device" \
     --set "data.train_manifest=$exp_dir/manifests/$train_split.jsonl" \
     --set "data.val_manifest=$exp_dir/manifests/$val_split.jsonl" \
@@ -63,13 +74,29 @@ stage_report() {
   fi
 }
 
+# Stage signatures hold what changes a stage's result, never how it is run (ngpu, device):
+# option values, and the sha256 of the files behind them (config, weights, metadata), so an
+# edited file re-runs its stage. A model name that is not a path is signed as the name.
 opts() { local v s=""; for v in "$@"; do s+="$v=${!v};"; done; printf '%s' "$s"; }
+fingerprint() {  # sha256 of a file, of a folder's files (paths + contents), else the value itself
+  if [ -f "$1" ]; then sha256sum < "$1" | cut -c1-64
+  elif [ -d "$1" ]; then (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum) \
+    | sha256sum | cut -c1-64
+  else printf '%s' "$1"; fi
+}
+content() { local v s=""; for v in "$@"; do s+="$v:sha256=$(fingerprint "${!v}");"; done; printf '%s' "$s"; }
+config_file="$config"; [ -f "$config_file" ] || config_file="avforge/configs/$config.yaml"  # a shipped stem
+metadata_files() { local f; for f in "$data_root"/*.json "$data_root"/*.txt; do if [ -f "$f" ]; then fingerprint "$f"; fi; done; }
 common="dataset data_root exp_dir"
 run_stage 0 "data" "$(opts $common $data_options)" stage_data
-run_stage 1 "manifests" "$(opts $common train_split val_split test_split)" stage_manifests
-run_stage 2 "visual features" "$(opts $common visual_encoder lip_weights crop ngpu)" stage_visual
-run_stage 3 "audio features" "$(opts $common audio_encoder audio_layer ngpu)" stage_audio
-run_stage 4 "train" "$(opts $common config seed ngpu train_set)" stage_train
-run_stage 5 "infer" "$(opts $common test_split ngpu)" stage_predict
+data_sig="$(opts train_split val_split)metadata:sha256=$(metadata_files | sha256sum | cut -c1-64);"  # after stage 0
+visual_sig="$(opts visual_encoder crop)$(content lip_weights)"
+audio_sig="$(opts audio_layer)$(content audio_encoder)"
+train_inputs="$data_sig$visual_sig$audio_sig"  # what training reads besides its own options
+run_stage 1 "manifests" "$(opts $common test_split)$data_sig" stage_manifests
+run_stage 2 "visual features" "$(opts $common)$visual_sig" stage_visual
+run_stage 3 "audio features" "$(opts $common)$audio_sig" stage_audio
+run_stage 4 "train" "$(opts $common seed train_set)$(content config_file)" stage_train
+run_stage 5 "infer" "$(opts $common test_split)" stage_predict
 run_stage 6 "post-process" "$(opts $common nms top_k score_threshold)" stage_postprocess
-run_stage 7 "report" "$(opts $common protocol test_labels test_files)" stage_report
+run_stage 7 "report" "$(opts $common protocol)$(content test_labels test_files)" stage_report

@@ -23,6 +23,7 @@ run_stage() {
     [ -e "$later" ] || continue
     [ "${later##*_}" -gt "$n" ] && rm -f "$later"
   done
+  stage_signature="$options"  # for stages that keep it with their output (train)
   if ! ( set -o pipefail; "$fn" 2>&1 | tee "$logfile" ); then
     log "stage $n ($name): FAILED, see $logfile" >&2
     exit 1

@@ -1,0 +1,70 @@
+"""Recipe stage signatures (recipes/common/pipeline.sh), with every avforge call stubbed: fast.
+
+A stage re-runs when what it produces would change (option values, the content of the config,
+weights and metadata files), never for how it is run (``--ngpu``)."""
+import os
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+STUB = """#!/usr/bin/env bash
+echo "$*" >> "$AVF_CALLS"
+"""
+
+
+def recipe(tmp_path, *args):
+    """Run recipes/lavdf/run.sh with `python` stubbed; the stages that ran (and the calls made)."""
+    calls = tmp_path / "calls.log"
+    calls.write_text("")
+    env = dict(os.environ, PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}", AVF_CALLS=str(calls))
+    proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--data_root", str(tmp_path / "data"),
+                           "--exp_dir", str(tmp_path / "exp"), "--config", str(tmp_path / "cfg.yaml"), *args],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ran = [int(line.split("stage ")[1].split(" ")[0]) for line in proc.stdout.splitlines()
+           if line.endswith(": done") and " stage " in line]
+    return ran, calls.read_text()
+
+
+def test_signatures_follow_content_not_launch(tmp_path):
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python").write_text(STUB)
+    (tmp_path / "bin" / "python").chmod(0o755)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "metadata.json").write_text("[]")
+    (tmp_path / "cfg.yaml").write_text("train:\n  epochs: 2\n")
+    (tmp_path / "w.pth").write_bytes(b"weights v1")
+    weights = ["--lip_weights", str(tmp_path / "w.pth")]
+
+    ran, calls = recipe(tmp_path, *weights)
+    assert ran == list(range(8)) and "train --config" in calls
+    (tmp_path / "exp" / "train" / "model.ckpt").write_text("trained")  # what training left
+
+    # how it runs: --ngpu 2 (torchrun) changes nothing that was done
+    assert recipe(tmp_path, *weights, "--ngpu", "2") == ([], "")
+
+    # the config's content, at the same path: training and everything after it re-run
+    (tmp_path / "cfg.yaml").write_text("train:\n  epochs: 3\n")
+    ran, calls = recipe(tmp_path, *weights, "--ngpu", "2")
+    assert ran == [4, 5, 6, 7] and "torch.distributed.run --standalone --nproc_per_node 2 -m avforge train" in calls
+    assert (tmp_path / "exp" / "train.replaced.1" / "model.ckpt").read_text() == "trained"  # kept, not resumed
+    assert not (tmp_path / "exp" / "train" / "model.ckpt").exists()
+    assert recipe(tmp_path, *weights)[0] == []
+
+    # a --set override re-runs training; the weights' content re-runs visual features and what
+    # follows, and training starts anew on the new features (resuming would keep the old model)
+    lr = ["--train_set", "train.lr=1e-4"]
+    assert recipe(tmp_path, *weights, *lr)[0] == [4, 5, 6, 7]
+    (tmp_path / "w.pth").write_bytes(b"weights v2")
+    assert recipe(tmp_path, *weights, *lr)[0] == [2, 3, 4, 5, 6, 7]
+    # a killed training (same inputs, no done marker) resumes in its folder: nothing moved
+    (tmp_path / "exp" / "train" / "model.ckpt").write_text("half")
+    (tmp_path / "exp" / "done" / "stage_4").unlink()
+    assert recipe(tmp_path, *weights, *lr)[0] == [4, 5, 6, 7]
+    assert (tmp_path / "exp" / "train" / "model.ckpt").read_text() == "half"
+    assert len(list((tmp_path / "exp").glob("train.replaced.*"))) == 3
+
+    # edited metadata: manifests and everything after them
+    (tmp_path / "data" / "metadata.json").write_text('[{"file": "a.mp4"}]')
+    assert recipe(tmp_path, *weights, *lr)[0] == [1, 2, 3, 4, 5, 6, 7]
+    assert len(list((tmp_path / "exp").glob("train.replaced.*"))) == 4
