@@ -17,6 +17,11 @@ else audio_args=(--encoder hf --model "$audio_encoder" --layer "$audio_layer"); 
 if [ -n "$lip_weights" ]; then visual_args=(--encoder lip-resnet --variant auto-avsr --checkpoint "$lip_weights")
 else visual_args=(--encoder "$visual_encoder"); fi
 if [ -n "$crop" ]; then visual_args+=(--crop "$crop"); fi  # default: avsr for Auto-AVSR weights, else fixed
+case "$store" in  # storage of new feature stores (see avforge extract --dtype / --layout)
+  files) store_args=() ;;
+  packed16) store_args=(--dtype float16 --layout packed) ;;
+  *) echo "$0: error: --store must be files or packed16, got '$store'" >&2; exit 2 ;;
+esac
 splits=("$train_split" "$val_split" "$test_split")
 train_sets=(); for kv in $train_set; do train_sets+=(--set "$kv"); done
 feats="$exp_dir/features"
@@ -30,7 +35,7 @@ stage_manifests() {
 stage_extract() {  # $1 = visual | audio
   local kind="$1"; local -n args="${kind}_args"
   for split in "${splits[@]}"; do
-    launch extract --manifest "$exp_dir/manifests/$split.jsonl" "${args[@]}" \
+    launch extract --manifest "$exp_dir/manifests/$split.jsonl" "${args[@]}" "${store_args[@]}" \
       --out "$feats/$kind" --device "$device" --no-progress
   done
 }
@@ -90,8 +95,8 @@ metadata_files() { local f; for f in "$data_root"/*.json "$data_root"/*.txt; do 
 common="dataset data_root exp_dir"
 run_stage 0 "data" "$(opts $common $data_options)" stage_data
 data_sig="$(opts train_split val_split)metadata:sha256=$(metadata_files | sha256sum | cut -c1-64);"  # after stage 0
-visual_sig="$(opts visual_encoder crop)$(content lip_weights)"
-audio_sig="$(opts audio_layer)$(content audio_encoder)"
+visual_sig="$(opts visual_encoder crop store)$(content lip_weights)"
+audio_sig="$(opts audio_layer store)$(content audio_encoder)"
 train_inputs="$data_sig$visual_sig$audio_sig"  # what training reads besides its own options
 run_stage 1 "manifests" "$(opts $common test_split)$data_sig" stage_manifests
 run_stage 2 "visual features" "$(opts $common)$visual_sig" stage_visual

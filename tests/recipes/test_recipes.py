@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from avforge.features.store import INDEX_NAME as STORE_INFO
+
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--n_clips", "24", "--workers", "1", "--train_set",
         "train.epochs=2 train.batch_size=4 model.dim=16 model.attn_heads=2 data.max_frames=128 "
@@ -69,6 +71,9 @@ def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
                                capture_output=True, text=True, env=env)
         assert check.returncode == 0 and check.stdout.startswith("OK"), check.stderr
         assert f"{len(files)} videos" in check.stdout
+        for kind in ("visual", "audio"):  # AV-Deepfake1M's size: float16 features in a few packed files
+            storage = json.loads((tmp_path / "exp" / "features" / kind / STORE_INFO).read_text())["storage"]
+            assert storage == {"dtype": "float16", "layout": "packed"}
 
 
 def test_recipe_rejects_unknown_option_and_missing_data(tmp_path):
