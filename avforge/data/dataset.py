@@ -16,6 +16,7 @@ from avforge.core.types import MODALITIES
 from avforge.core.errors import AvforgeError
 from avforge.core.timegrid import VIDEO_GRID
 from avforge.core.types import VideoRecord
+from avforge.data.splice import apply_splice, plan_splice
 
 MAX_LENGTH_MISMATCH_FRAMES = 2  # visual/audio stores may differ by rounding; more is an error
 
@@ -61,12 +62,16 @@ class FeatureDataset(torch.utils.data.Dataset):
     Crops are reproducible: they depend on ``seed``, the item index and ``set_epoch``.
     Visual and audio lengths may differ by up to 2 frames (encoder rounding): both are cut to
     the shorter one. Larger differences raise ``AvforgeError``.
+    ``splice_prob``: chance that a labelled item gets one pseudo-forgery (``avforge.data.splice``:
+    a word of one stream replaced by the clip's own stream from elsewhere), labelled as a forgery
+    of that stream; reproducible like the crops.
     """
 
-    def __init__(self, entries, visual_store, audio_store, max_frames: int | None = None, seed: int = 0):
+    def __init__(self, entries, visual_store, audio_store, max_frames: int | None = None, seed: int = 0,
+                 splice_prob: float = 0.0):
         self.records = [_entry_record(e) for e in entries]
         self.visual_store, self.audio_store = visual_store, audio_store
-        self.max_frames, self.seed, self.epoch = max_frames, seed, 0
+        self.max_frames, self.seed, self.epoch, self.splice_prob = max_frames, seed, 0, splice_prob
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -97,22 +102,40 @@ class FeatureDataset(torch.utils.data.Dataset):
             rng = np.random.default_rng((self.seed, self.epoch, index))
             start_idx = int(rng.integers(0, n - self.max_frames + 1))
             n = self.max_frames
+        segments = list(zip(record.fake_segments, record.segment_modalities())) if record.labelled else []
+        if record.labelled and self.splice_prob > 0:
+            visual, audio, pseudo = self._splice(index, record, visual, audio, (start_idx, start_idx + n))
+            segments += pseudo
         visual, audio = visual[start_idx:start_idx + n], audio[start_idx:start_idx + n]
         offset_s, duration_s = float(VIDEO_GRID.time_of(start_idx)), float(VIDEO_GRID.time_of(n))
         item = FeatureItem(record.file, visual, audio, offset_s, duration_s)
         if not record.labelled:
             return item
         end_s = offset_s + duration_s
-        fused = _clip_segments(record.fake_segments, offset_s, end_s)
-        modality_ids = [MODALITIES.index(m) for m, seg in zip(record.segment_modalities(), record.fake_segments)
-                        if min(seg[1], end_s) > max(seg[0], offset_s)]
-        item.segments = fused
-        item.segment_modality = np.asarray(modality_ids, dtype=np.int64)
-        item.frame_labels = VIDEO_GRID.segments_to_mask(fused, n)
+        inside = sorted((seg, m) for seg, m in segments if min(seg[1], end_s) > max(seg[0], offset_s))
+        item.segments = _clip_segments([seg for seg, _ in inside], offset_s, end_s)
+        item.segment_modality = np.asarray([MODALITIES.index(m) for _, m in inside], dtype=np.int64)
+        item.frame_labels = VIDEO_GRID.segments_to_mask(item.segments, n)
         for name in ("audio", "visual"):
-            segs = _clip_segments(_modality_segments(record, name), offset_s, end_s)
-            setattr(item, f"{name}_labels", VIDEO_GRID.segments_to_mask(segs, n))
+            own = list(_modality_segments(record, name)) + [seg for seg, m in segments[len(record.fake_segments):]
+                                                            if m == name]
+            setattr(item, f"{name}_labels", VIDEO_GRID.segments_to_mask(_clip_segments(own, offset_s, end_s), n))
         return item
+
+    def _splice(self, index: int, record: VideoRecord, visual, audio, window):
+        """With probability ``splice_prob``: the features with one pseudo-forgery inside ``window``
+        (frames) and its ``[((start_s, end_s), stream)]``; else the features unchanged and ``[]``."""
+        rng = np.random.default_rng((self.seed, self.epoch, index, 1))
+        if rng.random() >= self.splice_prob:
+            return visual, audio, []
+        forged = VIDEO_GRID.segments_to_mask(record.fake_segments, len(visual))
+        features = {"visual": visual, "audio": audio}
+        splice = plan_splice(features, forged, window, rng)
+        if splice is None:
+            return visual, audio, []
+        features = apply_splice(features, splice)
+        span_s = (float(VIDEO_GRID.time_of(splice.start)), float(VIDEO_GRID.time_of(splice.stop)))
+        return features["visual"], features["audio"], [(span_s, splice.stream)]
 
 
 def collate(items: list[FeatureItem]) -> Batch:

@@ -29,10 +29,15 @@ class DataConfig:
     train_manifest: str = ""  # JSON-lines manifest of the training split (avforge manifest)
     val_manifest: str = ""  # optional manifest whose mean losses are logged per epoch ("" = none)
     max_frames: int = 512  # training crop length, frames of the 25 fps grid (random crop per epoch)
+    # chance per training clip of one pseudo-forgery: a word of the audio or the lips replaced by the
+    # clip's own stream from elsewhere, so only lip-speech disagreement marks it (avforge/data/splice.py)
+    splice_prob: float = 0.0
 
     def __post_init__(self):
         if self.max_frames < 1:
             raise AvforgeError(f"data.max_frames must be >= 1, got {self.max_frames}")
+        if not 0.0 <= self.splice_prob <= 1.0:  # also refuses NaN
+            raise AvforgeError(f"data.splice_prob must be in [0, 1], got {self.splice_prob}")
 
 
 @dataclass

@@ -27,9 +27,9 @@ def open_store(root: str, missing: str) -> FeatureStore:
 
 
 def feature_dataset(manifest, visual: FeatureStore, audio: FeatureStore, max_frames: int | None,
-                    seed: int = 0, real_only: bool = False) -> FeatureDataset:
-    """Dataset of a manifest (``real_only``: its real videos); every video must have features in
-    both stores (checked up front)."""
+                    seed: int = 0, real_only: bool = False, splice_prob: float = 0.0) -> FeatureDataset:
+    """Dataset of a manifest (``real_only``: its real videos; ``splice_prob``: pseudo-forgeries, see
+    FeatureDataset); every video must have features in both stores (checked up front)."""
     entries = read_manifest(manifest)
     if real_only:
         entries = [e for e in entries if e.record.modify_type is ModifyType.REAL]
@@ -38,7 +38,7 @@ def feature_dataset(manifest, visual: FeatureStore, audio: FeatureStore, max_fra
         if missing:
             raise AvforgeError(f"{len(missing)} video(s) of {manifest} have no {name} features, e.g. "
                                f"{missing[:3]} (run avforge extract first)", path=store.root)
-    return FeatureDataset(entries, visual, audio, max_frames=max_frames, seed=seed)
+    return FeatureDataset(entries, visual, audio, max_frames=max_frames, seed=seed, splice_prob=splice_prob)
 
 
 def _pretrain_sync(cfg: ExperimentConfig, sync_dir: Path, visual: FeatureStore, audio: FeatureStore, ctx,
@@ -61,8 +61,8 @@ def _pretrain_sync(cfg: ExperimentConfig, sync_dir: Path, visual: FeatureStore, 
         print(f"sync stage: {m.sync_pretrain_epochs} epochs on {len(real)} real clips (batch {batch})", flush=True)
     trainer = Trainer(lambda: SyncPretrainModel(visual.dim, audio.dim, m.sync_dim, m.sync_max_offset_frames,
                                                 m.sync_exclude_frames, m.sync_temperature, m.sync_kernel_size),
-                      real, replace(cfg.train, epochs=m.sync_pretrain_epochs, batch_size=batch), sync_dir, collate_fn=collate, ctx=ctx,
-                      val_set=real_val, run_info=run_info, log_prefix="sync ")
+                      real, replace(cfg.train, epochs=m.sync_pretrain_epochs, batch_size=batch), sync_dir,
+                      collate_fn=collate, ctx=ctx, val_set=real_val, run_info=run_info, log_prefix="sync ")
     trainer.fit()
     return trainer.model.state_dict()
 
@@ -74,7 +74,8 @@ def train_experiment(cfg: ExperimentConfig, exp_dir, device: str = "cpu") -> lis
     audio = open_store(cfg.data.audio_store, "data.audio_store is not set (add --set data.audio_store=DIR)")
     if not cfg.data.train_manifest:
         raise AvforgeError("data.train_manifest is not set (add --set data.train_manifest=FILE)")
-    train_set = feature_dataset(cfg.data.train_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed)
+    train_set = feature_dataset(cfg.data.train_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed,
+                                splice_prob=cfg.data.splice_prob)
     val_set = (feature_dataset(cfg.data.val_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed)
                if cfg.data.val_manifest else None)
     with process_group(device) as ctx:
