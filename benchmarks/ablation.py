@@ -9,14 +9,20 @@ CPU seconds of the training process (the latter is steadier on a shared machine)
 
     python benchmarks/ablation.py                       # all rows, exp/synthetic paths, test split
     python benchmarks/ablation.py --rows discrepancy bm --set train.epochs=10 --out ablation.json
+    # trained on one generator, scored on another (same encoders): --test-* name the other data
+    python benchmarks/ablation.py --rows concat_sync default --manifests exp/artefacts/manifests \
+        --features exp/artefacts/features --test-manifests exp/mismatch/manifests \
+        --test-features exp/mismatch/features --labels data/mismatch/hidden_labels/test_metadata.json
 
 Rows (model overrides on top of avforge/configs/synthetic_small.yaml; anchor-free head unless said):
   audio_only / visual_only   one stream only
   concat                     both streams, plain concatenation fusion
   discrepancy                both streams, cross-modal discrepancy fusion
   sync                       discrepancy fusion + lip-speech sync branch, pre-trained on real clips
-  concat_sync                concatenation fusion + the same sync branch (the default config)
+  concat_sync                concatenation fusion + the same sync branch
+  default                    concat_sync + pseudo-forgeries from splicing (data.splice_prob 0.5; the default config)
   bm                         discrepancy fusion with the BA-TFD boundary-matching head instead
+Every row but ``default`` trains without pseudo-forgeries (data.splice_prob=0).
 """
 from __future__ import annotations
 
@@ -29,15 +35,16 @@ from pathlib import Path
 
 from avforge.core.fileio import read_json, write_json
 
-NO_SYNC = ["model.sync=false", "model.sync_pretrain_epochs=0", "model.w_sync=0"]
+NO_SYNC = ["model.sync=false", "model.sync_pretrain_epochs=0", "model.w_sync=0", "data.splice_prob=0"]
 SYNC = ["model.sync=true", "model.sync_pretrain_epochs=30", "model.w_sync=0.5"]
 ROWS = {
     "audio_only": ("audio only", ["model.fusion=audio_only", *NO_SYNC]),
     "visual_only": ("visual only", ["model.fusion=visual_only", *NO_SYNC]),
     "concat": ("concatenation fusion", ["model.fusion=concat", *NO_SYNC]),
     "discrepancy": ("discrepancy fusion", ["model.fusion=discrepancy", *NO_SYNC]),
-    "sync": ("discrepancy fusion + sync", ["model.fusion=discrepancy", *SYNC]),
-    "concat_sync": ("concatenation fusion + sync = default", ["model.fusion=concat", *SYNC]),
+    "sync": ("discrepancy fusion + sync", ["model.fusion=discrepancy", *SYNC, "data.splice_prob=0"]),
+    "concat_sync": ("concatenation fusion + sync", ["model.fusion=concat", *SYNC, "data.splice_prob=0"]),
+    "default": ("concatenation + sync + splice = default", ["model.fusion=concat", *SYNC, "data.splice_prob=0.5"]),
     "bm": ("discrepancy fusion, BM head instead of anchor-free",
            ["model.fusion=discrepancy", "model.boundary_head=bm", *NO_SYNC]),
 }
@@ -74,8 +81,10 @@ def run_row(name: str, overrides: list[str], args) -> dict:
     start, cpu0 = time.perf_counter(), _children_cpu_s()
     _cli("train", "--config", args.config, "--exp-dir", str(exp), *[a for s in sets for a in ("--set", s)], log=log)
     train_s, train_cpu_s = time.perf_counter() - start, _children_cpu_s() - cpu0
-    _cli("predict", "--checkpoint", str(exp), "--manifest", f"{args.manifests}/{args.split}.jsonl",
-         "--out", str(raw), log=log)
+    test_manifests, test_features = args.test_manifests or args.manifests, args.test_features or args.features
+    _cli("predict", "--checkpoint", str(exp), "--manifest", f"{test_manifests}/{args.split}.jsonl",
+         "--visual-store", f"{test_features}/visual", "--audio-store", f"{test_features}/audio", "--out", str(raw),
+         log=log)
     _cli("postprocess", "--raw", str(raw), "--out", str(props), log=log)
     metrics_path = row_dir / f"metrics_{args.split}.json"
     _cli("evaluate", "--pred", str(props), "--meta", str(args.labels), "--protocol", "avdeepfake1m",
@@ -108,7 +117,10 @@ def main(argv=None) -> int:
     p.add_argument("--manifests", type=Path, default=Path("exp/synthetic/manifests"))
     p.add_argument("--features", type=Path, default=Path("exp/synthetic/features"))
     p.add_argument("--split", default="test", help="manifest split to score (default test)")
-    p.add_argument("--labels", type=Path, default=Path("data/synthetic/hidden_labels/test_metadata.json"))
+    p.add_argument("--labels", type=Path, default=Path("data/synthetic/hidden_labels/test_metadata.json"),
+                   help="labels of the scored split (of the --test-* data when given)")
+    p.add_argument("--test-manifests", type=Path, help="score on another dataset's split (default: --manifests)")
+    p.add_argument("--test-features", type=Path, help="its feature stores, same encoders (default: --features)")
     p.add_argument("--data-name", default="", help="how the table names the data (default: the manifests folder)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override applied to every row (e.g. a reduced equal budget: train.epochs=10)")
@@ -120,7 +132,9 @@ def main(argv=None) -> int:
         print(f"[{name}] training ...", flush=True)
         results.append(run_row(name, ROWS[name][1], args))
         print(f"[{name}] {results[-1]['metrics']} ({results[-1]['train_s']:.0f} s)", flush=True)
-    table = markdown(results, args.split, args.set, args.data_name or str(args.manifests))
+    scored_on = f", scored on {args.test_manifests}" if args.test_manifests else ""
+    data = args.data_name or str(args.manifests) + scored_on
+    table = markdown(results, args.split, args.set, data)
     print(table)
     write_json(args.out, {"split": args.split, "evaluator": "avdeepfake1m (official-exact)", "config": args.config,
                           "common_overrides": args.set, "rows": results, "markdown": table}, indent=2)
