@@ -13,6 +13,8 @@ CPU seconds of the training process (the latter is steadier on a shared machine)
     python benchmarks/ablation.py --rows concat_sync default --manifests exp/artefacts/manifests \
         --features exp/artefacts/features --test-manifests exp/mismatch/manifests \
         --test-features exp/mismatch/features --labels data/mismatch/hidden_labels/test_metadata.json
+    # never shown a real forgery: trained on the real videos with pseudo-forgeries only
+    python benchmarks/ablation.py --rows default --real-only --set train.epochs=75 --set data.splice_prob=0.7
 
 Rows (model overrides on top of avforge/configs/synthetic_small.yaml; anchor-free head unless said):
   audio_only / visual_only   one stream only
@@ -32,6 +34,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import orjson
 
 from avforge.core.fileio import read_json, write_json
 
@@ -75,7 +79,8 @@ def run_row(name: str, overrides: list[str], args) -> dict:
     log = row_dir / "log.txt"
     row_dir.mkdir(parents=True, exist_ok=True)
     log.write_text("")
-    sets = [f"data.train_manifest={args.manifests}/train.jsonl", f"data.val_manifest={args.manifests}/val.jsonl",
+    train = real_only_manifests(args.manifests, args.exp_root) if args.real_only else args.manifests
+    sets = [f"data.train_manifest={train}/train.jsonl", f"data.val_manifest={train}/val.jsonl",
             f"data.visual_store={args.features}/visual", f"data.audio_store={args.features}/audio",
             *overrides, *args.set]
     start, cpu0 = time.perf_counter(), _children_cpu_s()
@@ -97,6 +102,17 @@ def run_row(name: str, overrides: list[str], args) -> dict:
             "metrics": {key: report["metrics"].get(key, per_type.get(key)) for key, _ in COLUMNS},
             "attribution_matched": report["metrics"].get("attribution_matched"), "split": report["split"],
             "protocol": report["protocol"]}
+
+
+def real_only_manifests(manifests: Path, root: Path) -> Path:
+    """Copies of the train/val manifests holding their real videos only (in ``root``/real_only)."""
+    out = root / "real_only"
+    out.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "val"):
+        lines = (manifests / f"{split}.jsonl").read_bytes().splitlines(keepends=True)
+        real = [line for line in lines if line.strip() and orjson.loads(line).get("modify_type") == "real"]
+        (out / f"{split}.jsonl").write_bytes(b"".join(real))
+    return out
 
 
 def markdown(results: list[dict], split: str, extra: list[str], data: str) -> str:
@@ -121,6 +137,8 @@ def main(argv=None) -> int:
                    help="labels of the scored split (of the --test-* data when given)")
     p.add_argument("--test-manifests", type=Path, help="score on another dataset's split (default: --manifests)")
     p.add_argument("--test-features", type=Path, help="its feature stores, same encoders (default: --features)")
+    p.add_argument("--real-only", action="store_true", help="train on the real videos only: pseudo-forgeries "
+                   "(data.splice_prob) are then the only forgeries a row sees (use it with --rows default)")
     p.add_argument("--data-name", default="", help="how the table names the data (default: the manifests folder)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override applied to every row (e.g. a reduced equal budget: train.epochs=10)")
@@ -133,7 +151,7 @@ def main(argv=None) -> int:
         results.append(run_row(name, ROWS[name][1], args))
         print(f"[{name}] {results[-1]['metrics']} ({results[-1]['train_s']:.0f} s)", flush=True)
     scored_on = f", scored on {args.test_manifests}" if args.test_manifests else ""
-    data = args.data_name or str(args.manifests) + scored_on
+    data = args.data_name or str(args.manifests) + (" (real videos only)" if args.real_only else "") + scored_on
     table = markdown(results, args.split, args.set, data)
     print(table)
     write_json(args.out, {"split": args.split, "evaluator": "avdeepfake1m (official-exact)", "config": args.config,
