@@ -1,6 +1,7 @@
 """Wire an ExperimentConfig to data, features and the Detector, then train it."""
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,8 +44,9 @@ def feature_dataset(manifest, visual: FeatureStore, audio: FeatureStore, max_fra
 
 def _pretrain_sync(cfg: ExperimentConfig, sync_dir: Path, visual: FeatureStore, audio: FeatureStore, ctx,
                    run_info: dict) -> dict | None:
-    """Self-supervised sync training on the real training clips (``model.sync_pretrain_epochs``,
-    resumable in ``sync_dir``); returns its final weights, or None when the config has no such stage."""
+    """Self-supervised sync training on the real training clips (``model.sync_pretrain_epochs``, more if
+    ``model.sync_pretrain_min_steps`` asks; resumable in ``sync_dir``); returns its final weights, or None
+    when the config has no such stage."""
     m = cfg.model
     if not m.sync_pretrain_epochs:
         return None
@@ -57,11 +59,14 @@ def _pretrain_sync(cfg: ExperimentConfig, sync_dir: Path, visual: FeatureStore, 
         raise AvforgeError(f"the sync stage trains on real clips only: {len(real)} in the training set, fewer than "
                            f"one per process and accumulation step ({per_step}); add real clips or set "
                            "model.sync_pretrain_epochs=0", path=cfg.data.train_manifest)
+    epochs = max(m.sync_pretrain_epochs, math.ceil(m.sync_pretrain_min_steps / (len(real) // batch)))
     if ctx.is_main:
-        print(f"sync stage: {m.sync_pretrain_epochs} epochs on {len(real)} real clips (batch {batch})", flush=True)
+        more = f" (raised from {m.sync_pretrain_epochs} to reach {m.sync_pretrain_min_steps} steps)" \
+            if epochs > m.sync_pretrain_epochs else ""
+        print(f"sync stage: {epochs} epochs{more} on {len(real)} real clips (batch {batch})", flush=True)
     trainer = Trainer(lambda: SyncPretrainModel(visual.dim, audio.dim, m.sync_dim, m.sync_max_offset_frames,
                                                 m.sync_exclude_frames, m.sync_temperature, m.sync_kernel_size),
-                      real, replace(cfg.train, epochs=m.sync_pretrain_epochs, batch_size=batch), sync_dir,
+                      real, replace(cfg.train, epochs=epochs, batch_size=batch), sync_dir,
                       collate_fn=collate, ctx=ctx, val_set=real_val, run_info=run_info, log_prefix="sync ")
     trainer.fit()
     return trainer.model.state_dict()

@@ -30,6 +30,8 @@ class DetectorConfig:
     sync_kernel_size: int = 5  # temporal kernel of the sync towers (odd): they see +-3 * (k // 2) frames
     sync_pretrain_epochs: int = 0  # epochs of self-supervised sync training on the REAL training clips
     # before the detector trains (avforge train does both; 0 = learn sync only with the detector)
+    sync_pretrain_min_steps: int = 0  # the sync stage runs more epochs if needed to reach this many steps
+    # (a dataset with a few hundred real clips gives a few steps per epoch at a large batch)
     sync_exclude_frames: int = 2  # InfoNCE: same-clip frames this close to the positive are ignored
     sync_temperature: float = 0.1
     w_sync: float = 0.0  # the same InfoNCE on the real clips of each detector batch (keeps sync honest)
@@ -87,8 +89,10 @@ class DetectorConfig:
             raise AvforgeError(f"model.kernel_size must be odd, got {self.kernel_size}")
         if self.sync_kernel_size < 1 or self.sync_kernel_size % 2 == 0:
             raise AvforgeError(f"model.sync_kernel_size must be odd, got {self.sync_kernel_size}")
-        if self.sync_max_offset_frames < 0 or self.sync_pretrain_epochs < 0 or self.sync_exclude_frames < 0:
-            raise AvforgeError("model.sync_max_offset_frames, sync_pretrain_epochs and sync_exclude_frames must be >= 0")
+        if min(self.sync_max_offset_frames, self.sync_pretrain_epochs, self.sync_pretrain_min_steps,
+               self.sync_exclude_frames) < 0:
+            raise AvforgeError("model.sync_max_offset_frames, sync_pretrain_epochs, sync_pretrain_min_steps and "
+                               "sync_exclude_frames must be >= 0")
         if (self.sync_pretrain_epochs or self.w_sync) and not self.sync:
             raise AvforgeError("model.sync_pretrain_epochs / model.w_sync need model.sync: true")
         if self.sync and not (self.uses_audio and self.uses_visual):
