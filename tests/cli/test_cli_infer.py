@@ -17,6 +17,7 @@ from avforge.data.manifest import write_manifest
 from avforge.engine.checkpoint import STATE_FILE, list_checkpoints
 from avforge.engine.config import load_experiment
 from avforge.engine.experiment import train_experiment
+from avforge.engine.html_report import decode_curves
 from avforge.engine.inference import load_predictor, predict_features
 from avforge.engine.video_inference import VideoInferencer, VideoInput
 from avforge.features.extract import VideoItem, extract
@@ -123,8 +124,21 @@ def test_single_video_table_json_sidecars_and_plot(trained, capsys, tmp_path):
     details = json.loads((tmp_path / "res" / "result.details.json").read_text())
     assert details["errors"] == {} and details["settings"]["crop"] == "fixed"
     assert details["settings"]["postprocess"]["max_proposals"] == 6
-    assert 0.0 <= details["videos"][key]["video_score"] <= 1.0
     assert set(details["videos"][key]["frames"]) == {"fused", "audio", "visual", "sync"}  # lip-speech agreement too
+    # trained (6 steps), the frames of the forged span score higher than the rest of the clip, and
+    # not because of where they are: the clip's real source scores that span like the rest.
+    # Measured: fake 0.58-0.59 inside vs 0.43 outside (also on unseen seeds); real source 0.43 / 0.43.
+    # The video score does not separate yet after 6 steps (0.428 fake vs 0.433 real source).
+    lo, hi = int(FAKE[0] * 25), int(FAKE[1] * 25)
+
+    def inside_minus_outside(frames):
+        fused = np.asarray(frames["fused"])
+        return fused[lo:hi].mean() - np.r_[fused[:lo], fused[hi:]].mean()
+
+    assert inside_minus_outside(decode_curves(details["videos"][key]["frames"])) > 0.08
+    source = write_video(tmp_path / "source.mp4", *talking_clip(1, fake=False))
+    real = VideoInferencer(load_predictor(trained["exp"])).run(VideoInput("source.mp4", source))
+    assert abs(inside_minus_outside(real.raw.frame_probs)) < 0.04
     n_frames = len(trained["stores"]["visual"].load("train/001.mp4").data)  # same grid as avforge extract
     assert details["videos"][key]["duration_s"] == pytest.approx(n_frames / 25)
     image = matplotlib.image.imread(png)

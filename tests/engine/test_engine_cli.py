@@ -9,6 +9,8 @@ from safetensors.torch import load_file, save_file
 from avforge.cli.main import main
 from avforge.engine.checkpoint import MODEL_FILE, list_checkpoints
 from avforge.engine.config import load_experiment
+from avforge.engine.inference import load_predictor, predict_features
+from avforge.features.store import FeatureStore
 from engine_toys import make_feature_data
 
 TINY = ["model.dim=16", "model.attn_heads=2", "model.pyramid_strides=[1,2]",
@@ -69,7 +71,14 @@ def test_predict_then_postprocess(trained, capsys, tmp_path):
         assert [r[0] for r in rows] == sorted((r[0] for r in rows), reverse=True)
         assert all(0 <= s < e <= durations[file] + 1e-9 for _, s, e in rows)
         assert set(modality[file]) <= {"audio", "visual", "both"}
-        assert 0.0 <= scores[file] <= 1.0
+    # each file's score is its own: the checkpoint's video score on that file's stored features
+    # (the max over its windows: test/001.mp4 has several), not a default or another file's
+    pred = load_predictor(trained["exp"])
+    vis, aud = FeatureStore(trained["vis"]), FeatureStore(trained["aud"])
+    for file in index["files"]:
+        direct = predict_features(pred, file, vis.load(file).data, aud.load(file).data).video_score
+        assert scores[file] == pytest.approx(direct, abs=1e-6)
+    assert len({round(s, 4) for s in scores.values()}) == 3
 
     # re-run post-processing alone with other settings: no suppression keeps more
     rc, _, err = run_cli(["postprocess", "--raw", str(raw), "--out", str(tmp_path / "none.json"),
