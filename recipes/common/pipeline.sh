@@ -60,6 +60,15 @@ stage_train() {
     --set "train.seed=$seed" "${train_sets[@]}"
 }
 stage_predict() {
+  # Raw outputs of another training are a stale cache (predict may not tell: same path, same
+  # step): remove them; the checkpoint that made them is kept. Same inputs (a killed run): resume.
+  local raw="$exp_dir/raw/$test_split" signature
+  signature="$stage_signature$(cat "$exp_dir/train/recipe_signature" 2>/dev/null || true)"
+  if [ -f "$raw/recipe_signature" ] && [ "$(cat "$raw/recipe_signature")" != "$signature" ]; then
+    rm -rf "$raw"
+    log "stage 5: removed the raw outputs of another training from $raw"
+  fi
+  mkdir -p "$raw" && printf '%s' "$signature" > "$raw/recipe_signature"
   python -m avforge predict --checkpoint "$exp_dir/train" --manifest "$exp_dir/manifests/$test_split.jsonl" \
     --visual-store "$feats/visual" --audio-store "$feats/audio" --out "$exp_dir/raw/$test_split" --device "$device"
 }

@@ -39,6 +39,7 @@ def test_signatures_follow_content_not_launch(tmp_path):
     ran, calls = recipe(tmp_path, *weights)
     assert ran == list(range(8)) and "train --config" in calls
     (tmp_path / "exp" / "train" / "model.ckpt").write_text("trained")  # what training left
+    (tmp_path / "exp" / "raw" / "test" / "a.npz").write_text("raw")  # and inference
 
     # how it runs: --ngpu 2 (torchrun) changes nothing that was done
     assert recipe(tmp_path, *weights, "--ngpu", "2") == ([], "")
@@ -49,6 +50,7 @@ def test_signatures_follow_content_not_launch(tmp_path):
     assert ran == [4, 5, 6, 7] and "torch.distributed.run --standalone --nproc_per_node 2 -m avforge train" in calls
     assert (tmp_path / "exp" / "train.replaced.1" / "model.ckpt").read_text() == "trained"  # kept, not resumed
     assert not (tmp_path / "exp" / "train" / "model.ckpt").exists()
+    assert not (tmp_path / "exp" / "raw" / "test" / "a.npz").exists()  # its raw outputs: a stale cache
     assert recipe(tmp_path, *weights)[0] == []
 
     # a --set override re-runs training; the weights' content re-runs visual features and what
@@ -59,9 +61,11 @@ def test_signatures_follow_content_not_launch(tmp_path):
     assert recipe(tmp_path, *weights, *lr)[0] == [2, 3, 4, 5, 6, 7]
     # a killed training (same inputs, no done marker) resumes in its folder: nothing moved
     (tmp_path / "exp" / "train" / "model.ckpt").write_text("half")
+    (tmp_path / "exp" / "raw" / "test" / "a.npz").write_text("raw")
     (tmp_path / "exp" / "done" / "stage_4").unlink()
     assert recipe(tmp_path, *weights, *lr)[0] == [4, 5, 6, 7]
     assert (tmp_path / "exp" / "train" / "model.ckpt").read_text() == "half"
+    assert (tmp_path / "exp" / "raw" / "test" / "a.npz").read_text() == "raw"  # same training: resumed
     assert len(list((tmp_path / "exp").glob("train.replaced.*"))) == 3
 
     # edited metadata: manifests and everything after them
