@@ -20,6 +20,13 @@ def listing(what: str, items: Sequence[str], count: int | None = None) -> str:
     return f"{count} {what}: {names}{more}"
 
 
+def rows_of(offsets: np.ndarray, videos: np.ndarray) -> np.ndarray:
+    """Row indices of ``videos`` (indices into ``offsets``, in any order), concatenated in that order."""
+    counts = offsets[videos + 1] - offsets[videos]
+    starts = np.repeat(offsets[videos] - np.cumsum(counts) + counts, counts)
+    return starts + np.arange(int(counts.sum()))
+
+
 @dataclass(frozen=True)
 class Ragged:
     """Rows of many videos; video ``i`` owns ``rows[offsets[i]:offsets[i + 1]]``, in its given order.

@@ -27,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-from avforge.eval.flat import Ragged
+from avforge.eval.flat import Ragged, rows_of
 from avforge.eval.validation import validate_flat
 
 F32 = np.float32
@@ -78,7 +78,7 @@ def match_pairs(proposals: Ragged, labels: Ragged, fps: float, min_threshold: fl
             gs, ge = np.repeat(gs, per_video), np.repeat(ge, per_video)  # NaN -> IoU NaN -> no match
             ps, pe = starts, ends
         else:  # few rows take part: gather them
-            rows = _rows_of(proposals.offsets, videos)
+            rows = rows_of(proposals.offsets, videos)
             seg = np.repeat(seg_of_video[videos], per_video[videos])
             gs, ge = segments[seg, 0], segments[seg, 1]
             ps, pe = starts[rows], ends[rows]
@@ -104,13 +104,6 @@ def segment_iou(ps, pe, gs, ge, union: str = "span"):
     if union == "span":
         return inter / (np.maximum(pe, ge) - np.minimum(ps, gs))
     return inter / ((ge - gs) + (pe - ps) - inter)
-
-
-def _rows_of(offsets: np.ndarray, videos: np.ndarray) -> np.ndarray:
-    """Row indices of ``videos`` (ascending), concatenated."""
-    counts = offsets[videos + 1] - offsets[videos]
-    starts = np.repeat(offsets[videos] - np.cumsum(counts) + counts, counts)
-    return starts + np.arange(int(counts.sum()))
 
 
 def prepare(predictions: Ragged, labels: Ragged, fps: float, min_threshold: float, *,

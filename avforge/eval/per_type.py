@@ -20,7 +20,7 @@ import numpy as np
 
 from avforge.core.types import ModifyType
 from avforge.eval.attribution import record_modify_type
-from avforge.eval.flat import Ragged
+from avforge.eval.flat import Ragged, rows_of
 
 FOUND_TOP = 5
 FOUND_IOU = 0.5
@@ -55,8 +55,7 @@ def found_fraction(pred: Ragged, truth: Ragged, fps: float) -> float | None:
     top, top_offsets = _top_proposals(pred, truth.files)
     seg_video = truth.video_of_row()
     k = np.diff(top_offsets)[seg_video]  # top proposals of each segment's video
-    seg = np.repeat(np.arange(len(truth.rows)), k)
-    prop = np.repeat(top_offsets[seg_video] - np.cumsum(k) + k, k) + np.arange(int(k.sum()))
+    seg, prop = np.repeat(np.arange(len(truth.rows)), k), rows_of(top_offsets, seg_video)
     a, b = top[prop] / fps, truth.rows[seg]
     inter = np.clip(np.minimum(a[:, 1], b[:, 1]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
     union = np.maximum(a[:, 1], b[:, 1]) - np.minimum(a[:, 0], b[:, 0])
@@ -70,8 +69,10 @@ def _top_proposals(pred: Ragged, files: Sequence[str]) -> tuple[np.ndarray, np.n
     a file without predictions) as rows (K, 2) and offsets (len(files) + 1,)."""
     index = {f: i for i, f in enumerate(pred.files)}
     vids = np.fromiter((index.get(f, -1) for f in files), dtype=np.int64, count=len(files))
-    counts = np.where(vids >= 0, pred.counts[np.maximum(vids, 0)], 0)
-    rows = np.repeat(pred.offsets[np.maximum(vids, 0)] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    present = vids >= 0
+    counts = np.zeros(len(files), dtype=np.int64)
+    counts[present] = pred.counts[vids[present]]
+    rows = rows_of(pred.offsets, vids[present])
     scores = pred.rows[rows, 0]
     video = np.repeat(np.arange(len(files)), counts)
     sorted_within = not np.any((np.diff(scores) > 0) & (video[1:] == video[:-1]))
