@@ -71,11 +71,11 @@ def plan_splice(features: dict[str, np.ndarray], forged: np.ndarray, window: tup
     # free[i]: frames [i, i + span) touch no forgery (cumulative count over windows of ``span``)
     counts = np.concatenate(([0], np.cumsum(near_forged)))
     free = counts[span:] - counts[:-span] == 0 if n >= span else np.zeros(0, dtype=bool)
-    starts = [s for s in range(lo, min(hi, n) - span + 1) if free[s]]
-    if not starts:
+    starts = lo + np.flatnonzero(free[lo:max(lo, min(hi, n) - span + 1)])
+    if not len(starts):
         return None
     start = int(rng.choice(starts))
-    donors = np.asarray([d for d in range(n - span + 1) if free[d] and abs(d - start) >= span + MIN_SHIFT_FRAMES])
+    donors = np.flatnonzero(free & (np.abs(np.arange(len(free)) - start) >= span + MIN_SHIFT_FRAMES))
     if not len(donors):
         return None
     donors = rng.choice(donors, min(CANDIDATES, len(donors)), replace=False)
