@@ -5,7 +5,7 @@ import argparse
 import os
 import time
 
-from avforge.data.synthetic.generate import FORGERIES, SynthConfig, generate
+from avforge.data.synthetic.generate import FACES, FORGERIES, SynthConfig, generate
 from avforge.data.synthetic.layout import LAYOUTS
 
 
@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--forgery", choices=FORGERIES, default=d.forgery,
                         help="artefacts: forged words carry generator artefacts (voice, level, blur, tint); "
                              "mismatch: none, only lips and speech disagree (default artefacts)")
+    parser.add_argument("--face", choices=FACES, default=d.face,
+                        help="drawn: a painted face per speaker; photo: a real portrait whose jaw and lips are "
+                             "warped, framed and coloured per speaker (a second renderer; default drawn)")
     parser.add_argument("--min-duration", type=float, default=d.min_duration_s, help="seconds per clip, at least")
     parser.add_argument("--max-duration", type=float, default=d.max_duration_s, help="seconds per clip, at most")
     parser.add_argument("--size", type=int, default=d.size, help="frame side in pixels (even)")
@@ -30,9 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg = SynthConfig(n=args.n, seed=args.seed, layout=args.layout, difficulty=args.difficulty,
                       min_duration_s=args.min_duration, max_duration_s=args.max_duration, size=args.size,
-                      forgery=args.forgery)
+                      forgery=args.forgery, face=args.face)
     start = time.perf_counter()
     out = generate(args.out, cfg, workers=args.workers, force=args.force)
-    print(f"wrote {cfg.n} videos ({cfg.layout} layout, {cfg.forgery} forgeries, seed {cfg.seed}) to {out} "
+    print(f"wrote {cfg.n} videos ({cfg.layout} layout, {cfg.forgery} forgeries, {cfg.face} faces, seed {cfg.seed}) to {out} "
           f"in {time.perf_counter() - start:.1f} s")
     return 0

@@ -20,6 +20,7 @@ SMALL = dict(min_duration_s=2.0, max_duration_s=3.0, groups_per_speaker=1)
 LAVDF = SynthConfig(n=8, seed=7, layout="lavdf", **SMALL)
 MISMATCH = SynthConfig(n=16, seed=7, layout="lavdf", forgery="mismatch", **SMALL)
 ARTEFACTS = SynthConfig(n=16, seed=7, layout="lavdf", **SMALL)
+PHOTO = SynthConfig(n=16, seed=7, layout="lavdf", forgery="mismatch", face="photo", **SMALL)
 
 
 def _files(root: Path) -> dict:
@@ -33,9 +34,10 @@ def lavdf_root(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def family_roots(tmp_path_factory):
-    """The same 16 clips with artefact forgeries and with mismatch-only forgeries."""
-    return {cfg.forgery: generate(tmp_path_factory.mktemp("synth") / cfg.forgery, cfg, workers=2, progress=False)
-            for cfg in (ARTEFACTS, MISMATCH)}
+    """The same 16 clips with artefact forgeries, with mismatch-only forgeries, and mismatch-only on
+    the photo renderer."""
+    return {name: generate(tmp_path_factory.mktemp("synth") / name, cfg, workers=2, progress=False)
+            for name, cfg in (("artefacts", ARTEFACTS), ("mismatch", MISMATCH), ("photo", PHOTO))}
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +85,7 @@ def _forged_pairs(root):
             for rec in load_lavdf(root) if rec.original is not None]
 
 
-@pytest.mark.parametrize("family", ["artefacts", "mismatch"])
+@pytest.mark.parametrize("family", ["artefacts", "mismatch", "photo"])
 def test_forgeries_change_the_forged_modality_only_inside_the_segments(family_roots, family):
     seen = set()
     for rec, fake, orig in _forged_pairs(family_roots[family]):
@@ -127,6 +129,8 @@ def test_mismatch_forgeries_keep_voice_and_image_quality_artefact_forgeries_do_n
     sharpness (sensor noise included); the artefact family changes both (so the test can fail)."""
     stats = {}
     for family, root in family_roots.items():
+        if family == "photo":
+            continue
         pitch, sharpness = [], []
         for rec, fake, orig in _forged_pairs(root):
             if rec.modify_type.audio_fake:
@@ -142,11 +146,12 @@ def test_mismatch_forgeries_keep_voice_and_image_quality_artefact_forgeries_do_n
     assert 0.7 < stats["mismatch"][1] < 1.4 and stats["artefacts"][1] < 0.5, stats  # Laplacian variance ratio
 
 
-def test_mismatch_lips_move_continuously_across_segment_edges(family_roots):
+@pytest.mark.parametrize("family", ["mismatch", "photo"])
+def test_mismatch_lips_move_continuously_across_segment_edges(family_roots, family):
     """No jump in the mouth track at a forged segment's edges: frame-to-frame change of the mouth
     crop at the edges is no larger than inside real speech."""
     edge, other = [], []
-    for rec, fake, _ in _forged_pairs(family_roots["mismatch"]):
+    for rec, fake, _ in _forged_pairs(family_roots[family]):
         if not rec.modify_type.visual_fake:
             continue
         motion = np.abs(np.diff(crop_mouth(fake.frames, gray=True).astype(np.float32), axis=0)).mean(axis=(1, 2))
@@ -209,9 +214,12 @@ def test_speech_timings_and_visemes_follow_the_words():
     assert openness[b_frame] < 0.5 * openness.max()
 
 
-def test_fixed_mouth_crop_does_not_see_blinks():
+@pytest.mark.parametrize("crop", ["fixed", "detect"])
+def test_mouth_crop_does_not_see_blinks(crop):
     """Eyelids must not enter the lip features: rendering the same clip with and without blinks
-    (largest head motion) gives identical fixed mouth crops."""
+    (largest head motion) gives identical mouth crops (the detected box is sized from the open-eyed
+    clip, so both crops cut the same boxes)."""
+    from avforge.io.mouth import mouth_boxes
     from dataclasses import replace
 
     from avforge.data.synthetic.face import FaceIdentity, FaceRenderer, Scene
@@ -225,4 +233,48 @@ def test_fixed_mouth_crop_does_not_see_blinks():
         openness, width = np.full(50, 0.5, np.float32), np.full(50, 0.5, np.float32)
         a, b = (renderer.render(s, openness, width) for s in (blinking, still))
         assert not np.array_equal(a, b)  # the blink is there ...
-        assert np.array_equal(crop_mouth(a), crop_mouth(b))  # ... but not in the mouth crop
+        if crop == "fixed":
+            assert np.array_equal(crop_mouth(a), crop_mouth(b))  # ... but not in the mouth crop
+        else:
+            boxes = mouth_boxes(b, "detect")
+            for box, fa, fb in zip(boxes, a, b):
+                cx, cy, side = box
+                top, bottom = int(cy - side / 2), int(np.ceil(cy + side / 2))
+                left, right = int(cx - side / 2), int(np.ceil(cx + side / 2))
+                assert np.array_equal(fa[top:bottom, left:right], fb[top:bottom, left:right])
+
+
+def test_photo_renderer_moves_only_the_mouth_and_follows_openness():
+    """The warped portrait: frames differ from the still photo only in the jaw/mouth box, more as
+    the mouth opens; the face detector finds the mouth where the renderer put it, for framings
+    that move it across the frame; a scene's variants are identical where the tracks agree."""
+    from avforge.data.synthetic.face import Scene
+    from avforge.data.synthetic.photo_face import PhotoFaceRenderer, PhotoIdentity
+    from avforge.io.faces import face_points
+
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        renderer = PhotoFaceRenderer(PhotoIdentity.sample(rng), 96, seed=seed)
+        scene = Scene.sample(rng, 30, 0.0, renderer.margin)
+        still = Scene(np.zeros((30, 2), int), scene.blink, np.ones(30, np.float32), np.zeros(30, np.float32),
+                      scene.noise_idx, 0.0)
+        openness = np.r_[np.zeros(10), np.linspace(0, 1, 10), np.zeros(10)].astype(np.float32)
+        width = np.full(30, 0.5, np.float32)
+        frames = renderer.render(still, openness, width).astype(np.float32)
+        change = np.abs(frames - frames[0]).mean(axis=-1)  # (T, H, W)
+        y0, y1, x0, x1 = renderer.moving_box_in_frame()
+        outside = change.copy()
+        outside[:, y0:y1, x0:x1] = 0
+        assert outside.max() <= 1.0 and change[:10].max() <= 1.0  # rounding only
+        assert (y1 - y0) * (x1 - x0) < 0.6 * 96 * 96
+        y0, y1, x0, x1 = renderer.mouth_box_in_frame((0, 0))
+        inside = change[:, y0:y1, x0:x1].mean(axis=(1, 2))
+        assert inside[19] > 10 and inside[19] > 1.5 * inside[12] > 0  # more change as the mouth opens
+        points = face_points(frames[19].astype(np.uint8))
+        mouth = points[3:].mean(axis=0)
+        assert abs(mouth[0] - (x0 + x1) / 2) < 6 and y0 < mouth[1] < y1
+        other = openness.copy()
+        other[15:18] = 0.2
+        a, b = (renderer.render(scene, o, width) for o in (openness, other))
+        same = np.all(a == b, axis=(1, 2, 3))
+        assert same[:15].all() and same[18:].all() and not same[15:18].any()

@@ -38,7 +38,7 @@ def test_detect_centres_on_a_drawn_mouth_off_centre():
     img, (mx, my) = _face(centre=(110, 120))
     boxes = mouth_boxes(np.stack([img] * 3), "detect")
     assert np.abs(boxes[:, 0] - mx).max() < 10 and np.abs(boxes[:, 1] - my).max() < 10
-    assert 50 < boxes[0, 2] < 130  # about 1.6 x the 48-px eye distance
+    assert 60 < boxes[0, 2] < 115  # about 1.4 x the 60-px eye-to-mouth distance
     crops = crop_mouth(np.stack([img] * 3), "detect", size=96, gray=False)
     assert crops.shape == (3, 96, 96, 3)
     lips = np.argwhere(np.abs(crops[0].astype(int) - (160, 60, 60)).max(axis=-1) < 25)
@@ -56,7 +56,7 @@ def test_haar_fallback_finds_the_same_mouth(monkeypatch):
     assert haar[2] == pytest.approx(yu[2], rel=0.25)
 
 
-def test_missing_faces_hold_the_last_box_and_no_face_falls_back_to_fixed():
+def test_missing_faces_are_bridged_and_no_face_falls_back_to_fixed():
     img, _ = _face()
     blank = np.full_like(img, 90)
     frames = np.stack([blank, img, img, blank, blank, img])
@@ -67,13 +67,13 @@ def test_missing_faces_hold_the_last_box_and_no_face_falls_back_to_fixed():
     np.testing.assert_allclose(fixed[0], (0.5 * 320, 0.72 * 256, 0.375 * 256))
 
 
-def test_smooth_track_holds_then_averages():
+def test_smooth_track_interpolates_then_averages():
     nan = [np.nan] * 3
-    found = np.array([nan, [10, 10, 50], nan, nan, [20, 10, 50], nan], dtype=float)
-    held = smooth_track(found, fallback=np.zeros(3), window=1)
-    np.testing.assert_array_equal(held[:, 0], [10, 10, 10, 10, 20, 20])
+    found = np.array([nan, [10, 10, 50], nan, nan, [19, 10, 50], nan], dtype=float)
+    filled = smooth_track(found, fallback=np.zeros(3), window=1)
+    np.testing.assert_array_equal(filled[:, 0], [10, 10, 13, 16, 19, 19])
     smooth = smooth_track(found, fallback=np.zeros(3), window=3)
-    np.testing.assert_allclose(smooth[:, 0], [10, 10, 10, 40 / 3, 50 / 3, 20])
+    np.testing.assert_allclose(smooth[:, 0], [10, 11, 13, 16, 18, 19])
     np.testing.assert_array_equal(smooth_track(np.full((2, 3), np.nan), np.array([1.0, 2, 3])),
                                   [[1, 2, 3], [1, 2, 3]])
 
@@ -83,3 +83,26 @@ def test_rejects_bad_input():
         crop_mouth(np.zeros((2, 8, 8), np.uint8))
     with pytest.raises(ValueError):
         crop_mouth(np.zeros((2, 8, 8, 3), np.uint8), mode="landmarks")
+
+
+def test_detect_samples_frames_and_follows_a_moving_face(monkeypatch):
+    """Detection runs on every DETECT_EVERY_FRAMES-th frame and the last; a face sliding across
+    the frame is tracked in between (interpolated), not held in steps."""
+    n = 3 * mouth.DETECT_EVERY_FRAMES + 2
+    faces = [_face(centre=(100 + 4 * t, 120)) for t in range(n)]
+    calls = []
+    real = mouth._detect_yuface
+
+    def counted(frame):
+        calls.append(1)
+        return real(frame)
+
+    monkeypatch.setattr(mouth, "_detect_yuface", counted)
+    boxes = mouth_boxes(np.stack([f for f, _ in faces]), "detect")
+    assert len(calls) == 5  # frames 0, 5, 10, 15 and the last (16)
+    monkeypatch.setattr(mouth, "DETECT_EVERY_FRAMES", 1)
+    every = mouth_boxes(np.stack([f for f, _ in faces]), "detect")  # detecting every frame
+    assert len(calls) == 5 + n
+    inner = slice(2, n - 2)  # the moving average clamps the ends
+    assert np.abs(boxes[inner] - every[inner]).max() < 0.1 * every[:, 2].mean()
+    assert np.all(np.diff(boxes[:, 0]) >= 0) and np.diff(boxes[inner, 0]).min() > 2

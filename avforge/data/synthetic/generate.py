@@ -22,6 +22,7 @@ from avforge.core.types import ModifyType
 from avforge.data.synthetic import forge, layout
 from avforge.data.synthetic.face import FaceIdentity, FaceRenderer, Scene, apply_mouth_artefacts
 from avforge.data.synthetic.layout import SynthVideo
+from avforge.data.synthetic.photo_face import PhotoFaceRenderer, PhotoIdentity
 from avforge.data.synthetic.script import Speech, compose_speech
 from avforge.data.synthetic.speech import SAMPLE_RATE, Timed, Voice
 from avforge.data.synthetic.visemes import viseme_tracks
@@ -29,6 +30,7 @@ from avforge.io.writer import write_video
 
 CONFIG_NAME = "synth_config.json"
 FORGERIES = ("artefacts", "mismatch")
+FACES = ("drawn", "photo")  # face.py: painted faces, one per speaker; photo_face.py: a warped real portrait
 # mismatch family, both_modified: the lips follow the new words through an imperfect lip-sync,
 # leading or lagging the new audio by this many frames (120-200 ms)
 LIPSYNC_ERROR_FRAMES = (3, 5)
@@ -50,10 +52,13 @@ class SynthConfig:
     size: int = 96  # frame side in pixels
     groups_per_speaker: int = 5  # each group = one real clip + its fake variants
     forgery: str = "artefacts"  # one of FORGERIES (see avforge/data/synthetic/forge.py)
+    face: str = "drawn"  # one of FACES: which renderer draws the talking face
 
     def __post_init__(self):
         if self.forgery not in FORGERIES:
             raise AvforgeError(f"unknown forgery family {self.forgery!r} (expected one of {list(FORGERIES)})")
+        if self.face not in FACES:
+            raise AvforgeError(f"unknown face renderer {self.face!r} (expected one of {list(FACES)})")
         if self.layout not in layout.LAYOUTS:
             raise AvforgeError(f"unknown layout {self.layout!r} (expected one of {list(layout.LAYOUTS)})")
         if self.n < 1 or not 0.0 <= self.difficulty <= 1.0 or self.size < 32 or self.size % 2:
@@ -74,7 +79,7 @@ class SynthConfig:
 class Speaker:
     id: str  # "id00001"
     split: str
-    face: FaceIdentity
+    face: FaceIdentity | PhotoIdentity
     voice: Voice
 
 
@@ -95,7 +100,8 @@ def make_speakers(cfg: SynthConfig) -> list[Speaker]:
         rng = _rng(cfg, 2, k)
         voice = Voice(str(rng.choice(_VOICES)) + str(rng.choice(_VARIANTS)), int(rng.integers(140, 191)),
                       int(rng.integers(30, 71)), int(rng.integers(30, 71)))
-        speakers.append(Speaker(f"id{k + 1:05d}", split_of[k], FaceIdentity.sample(rng), voice))
+        face = PhotoIdentity.sample(rng) if cfg.face == "photo" else FaceIdentity.sample(rng)
+        speakers.append(Speaker(f"id{k + 1:05d}", split_of[k], face, voice))
     return speakers
 
 
@@ -106,7 +112,7 @@ class _Source:
     speech: Speech
     floor: np.ndarray  # (S,) background noise of the recording
     wave: np.ndarray  # (S,) speech + floor
-    renderer: FaceRenderer
+    renderer: FaceRenderer | PhotoFaceRenderer
     scene: Scene
     tracks: tuple[np.ndarray, np.ndarray]  # (T,) openness, (T,) width
     frames: np.ndarray  # (T, H, W, 3) uint8
@@ -117,7 +123,8 @@ def _source(cfg: SynthConfig, speaker: Speaker, rng: np.random.Generator) -> _So
     n_samples = int(round(n_frames * VIDEO_GRID.samples_per_frame(SAMPLE_RATE)))
     speech = compose_speech(rng, speaker.voice, n_samples)
     floor = (10.0 ** (-(50.0 - 15.0 * cfg.difficulty) / 20.0) * rng.standard_normal(n_samples)).astype(np.float32)
-    renderer = FaceRenderer(speaker.face, cfg.size, seed=int(speaker.id[2:]))
+    renderer_cls = PhotoFaceRenderer if isinstance(speaker.face, PhotoIdentity) else FaceRenderer
+    renderer = renderer_cls(speaker.face, cfg.size, seed=int(speaker.id[2:]))
     scene = Scene.sample(rng, n_frames, cfg.difficulty, renderer.margin)
     tracks = viseme_tracks(speech.phonemes, n_frames)
     return _Source(speech, floor, speech.wave + floor, renderer, scene, tracks, renderer.render(scene, *tracks))
