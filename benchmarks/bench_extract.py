@@ -5,7 +5,8 @@
     python benchmarks/bench_extract.py --encoders logmel lip-light --clips 4
 
 All encoders run side by side in one process on the same synthetic clips (``--duration`` seconds,
-25 fps, 224×224 frames); decoding is timed separately on a real H.264/AAC file of that length.
+25 fps, 224×224 frames of the photo renderer's talking face); decoding is timed separately on a
+real H.264/AAC file of that length.
 Random weights cost the same as trained ones, so "wavlm-base (random)" estimates the real
 WavLM-base cost. The projection multiplies the per-clip cost by 343,240 test clips, assuming
 each lasts ``--duration`` seconds on average (an assumption: set it to the real mean).
@@ -37,7 +38,8 @@ def encoder_specs():
                        conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
     return {
         "logmel": ("logmel", {}),
-        "lip-light": ("lip-light", {}),
+        "lip-light": ("lip-light", {}),  # default crop: detect (yuface at 5 fps)
+        "lip-light-fixed": ("lip-light", {"crop": "fixed"}),
         "lip-resnet-small": ("lip-resnet", {"variant": "small"}),
         "lip-resnet-auto-avsr": ("lip-resnet", {"variant": "auto-avsr"}),
         "wavlm-tiny": ("hf", {"config": tiny}),
@@ -46,9 +48,15 @@ def encoder_specs():
 
 
 def synthetic_clip(duration_s: float, seed: int, size: int = 224) -> AVClip:
+    """A talking face (the synthetic photo renderer, so face detection has a face to find) and noise audio."""
+    from avforge.data.synthetic.face import Scene
+    from avforge.data.synthetic.photo_face import PhotoFaceRenderer, PhotoIdentity
+
     rng = np.random.default_rng(seed)
     n_frames = int(round(duration_s * 25))
-    frames = rng.integers(0, 256, (n_frames, size, size, 3), dtype=np.uint8)
+    renderer = PhotoFaceRenderer(PhotoIdentity.sample(rng), size, seed=seed)
+    frames = renderer.render(Scene.sample(rng, n_frames, 0.5, renderer.margin),
+                             rng.uniform(0, 1, n_frames), rng.uniform(0, 1, n_frames))
     wave = (0.1 * rng.standard_normal(n_frames * 640)).astype(np.float32)
     return AVClip(frames=frames, wave=wave, duration_s=n_frames / 25.0)
 

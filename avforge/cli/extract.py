@@ -33,7 +33,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", help="hf: hub name or local folder of a WavLM/wav2vec2/HuBERT model")
     parser.add_argument("--layer", help="hf: hidden-state index, 'last' (default) or 'weighted'")
     parser.add_argument("--crop", choices=MOUTH_MODES,
-                        help="visual encoders: mouth crop (default: avsr for --variant auto-avsr, else fixed)")
+                        help="visual encoders: mouth crop (default: avsr for --variant auto-avsr, else detect)")
     parser.add_argument("--variant", help="lip-resnet: 'small' (default) or 'auto-avsr'")
     parser.add_argument("--size", type=int, help="lip-light: side of the pooled gray mouth image (default 16)")
     parser.add_argument("--checkpoint", help="lip-resnet: Auto-AVSR visual checkpoint (.pth/.safetensors)")

@@ -62,8 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ground truth for the plots and the HTML report: manifest .jsonl, LAV-DF metadata.json or "
                              "AV-Deepfake1M {split}_metadata.json (in its dataset root)")
     parser.add_argument("--crop", choices=CROP_MODES, default="auto",
-                        help="mouth crop: auto = as in training (fixed suits face-centred crops like "
-                             "LAV-DF; detect or avsr for other videos; avsr = Auto-AVSR's aligned crop)")
+                        help="mouth crop: auto = as in training (detect finds the mouth in any video; fixed "
+                             "assumes face-centred crops like LAV-DF's; avsr = Auto-AVSR's aligned crop)")
     parser.add_argument("--audio-encoder", metavar="NAME_OR_DIR",
                         help="re-point the audio encoder's pretrained weights: hub name or saved model folder "
                              "(checked against the hash the checkpoint recorded)")

@@ -21,7 +21,7 @@ class LipResNetEncoder(Encoder):
     """``variant``: "auto-avsr" (full size, dim 768; pass ``checkpoint=`` a published VSR model)
     or "small" (dim 128, trains on CPU). Without a checkpoint the weights are random from ``seed``.
     ``crop`` defaults to "avsr" (the alignment the published weights were trained on) for the
-    auto-avsr variant, "fixed" otherwise.
+    auto-avsr variant, "detect" otherwise (every speaker's mouth at one place and scale).
     """
 
     name = "lip-resnet"
@@ -32,7 +32,7 @@ class LipResNetEncoder(Encoder):
                  seed: int = 0, trainable: bool = False, device: str = "cpu"):
         if variant not in PRESETS:
             raise AvforgeError(f"unknown lip-resnet variant {variant!r} (known: {', '.join(PRESETS)})")
-        crop = crop or ("avsr" if variant == "auto-avsr" else "fixed")
+        crop = crop or ("avsr" if variant == "auto-avsr" else "detect")
         super().__init__({"variant": variant, "crop": crop}, device)
         self.crop = crop
         self.net = build_seeded(lambda: LipReadingNet(PRESETS[variant]), seed)

@@ -16,7 +16,7 @@ if [ "$audio_encoder" = logmel ]; then audio_args=(--encoder logmel)
 else audio_args=(--encoder hf --model "$audio_encoder" --layer "$audio_layer"); fi
 if [ -n "$lip_weights" ]; then visual_args=(--encoder lip-resnet --variant auto-avsr --checkpoint "$lip_weights")
 else visual_args=(--encoder "$visual_encoder"); fi
-if [ -n "$crop" ]; then visual_args+=(--crop "$crop"); fi  # default: avsr for Auto-AVSR weights, else fixed
+if [ -n "$crop" ]; then visual_args+=(--crop "$crop"); fi  # default: avsr for Auto-AVSR weights, else detect
 case "$store" in  # storage of new feature stores (see avforge extract --dtype / --layout)
   files) store_args=() ;;
   packed16) store_args=(--dtype float16 --layout packed) ;;

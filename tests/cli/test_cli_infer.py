@@ -122,7 +122,7 @@ def test_single_video_table_json_sidecars_and_plot(trained, capsys, tmp_path):
     modality = json.loads((tmp_path / "res" / "result.modality.json").read_text())
     assert len(modality[key]) == len(rows) and set(modality[key]) <= {"audio", "visual", "both"}
     details = json.loads((tmp_path / "res" / "result.details.json").read_text())
-    assert details["errors"] == {} and details["settings"]["crop"] == "fixed"
+    assert details["errors"] == {} and details["settings"]["crop"] == "detect"  # lip-light's default
     assert details["settings"]["postprocess"]["max_proposals"] == 6
     assert set(details["videos"][key]["frames"]) == {"fused", "audio", "visual", "sync"}  # lip-speech agreement too
     # trained (6 steps), the frames of the forged span score higher than the rest of the clip, and
@@ -169,10 +169,10 @@ def test_checkpoint_needs_no_store_and_crop_can_change(trained, tmp_path):
 
     pred = load_predictor(_bad_checkpoint(trained, tmp_path, stores_gone))
     video = VideoInput("v.mp4", trained["root"] / "videos" / "train" / "001.mp4")
-    assert VideoInferencer(pred).crop == "fixed"
-    detect = VideoInferencer(pred, crop="detect")
-    assert detect.crop == "detect" and detect.encoders["visual"].options["crop"] == "detect"
-    result = detect.run(video)
+    assert VideoInferencer(pred).crop == "detect"
+    fixed = VideoInferencer(pred, crop="fixed")
+    assert fixed.crop == "fixed" and fixed.encoders["visual"].options["crop"] == "fixed"
+    result = fixed.run(video)
     assert len(result.raw.frame_probs["fused"]) == len(trained["stores"]["visual"].load("train/001.mp4").data)
 
 

@@ -90,7 +90,7 @@ def test_old_records_convert_or_say_how(tmp_path):
         spec_from_record({"encoder": "lip-light", "dim": 34, "weights_id": "none"})
 
     # An old store index is read, and rewritten in the current format when extract opens it.
-    encoder = build_encoder("lip-light", size=4)
+    encoder = build_encoder("lip-light", size=4, crop="fixed")
     (tmp_path / "index.json").write_text(json.dumps(
         {"encoder": "lip-light", "modality": "visual", "dim": 34, "weights_id": "none", "config_hash": "x",
          "options": {"size": 4, "crop": "fixed", "crop_size": 96}, "fps": 25.0}))

@@ -209,7 +209,8 @@ def _prepare_out(out: Path, cfg: SynthConfig, force: bool) -> bool:
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         return False
     try:
-        if read_json(out / CONFIG_NAME) == asdict(cfg):
+        saved = read_json(out / CONFIG_NAME)
+        if isinstance(saved, dict) and {"face": "drawn", **saved} == asdict(cfg):  # made before --face
             return True
     except AvforgeError:  # no (readable) config: not a dataset of ours
         pass

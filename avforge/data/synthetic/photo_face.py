@@ -23,7 +23,7 @@ import numpy as np
 
 from avforge.core.errors import AvforgeError
 from avforge.data.synthetic.face import Scene, _ellipse, _NOISE_BANK_FRAMES
-from avforge.io.faces import face_points
+from avforge.io import faces
 
 PHOTO_NAME = "grace_hopper.jpg"  # matplotlib's sample data
 
@@ -38,7 +38,9 @@ def _photo() -> tuple[np.ndarray, np.ndarray]:
     if bgr is None:
         raise AvforgeError("cannot read matplotlib's sample portrait", path=path)
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    points = face_points(rgb)
+    if faces.yuface is None:
+        raise AvforgeError("the photo renderer needs the yuface face detector (pip install yuface==2023.5.1)")
+    points = faces.face_points(rgb)
     if points is None:
         raise AvforgeError("no face found in matplotlib's sample portrait", path=path)
     return rgb.astype(np.float32) / 255.0, points
