@@ -34,6 +34,8 @@ class DetectorConfig:
     # (a dataset with a few hundred real clips gives a few steps per epoch at a large batch)
     sync_exclude_frames: int = 2  # InfoNCE: same-clip frames this close to the positive are ignored
     sync_temperature: float = 0.1
+    sync_max_frames: int = 4096  # InfoNCE over at most this many random valid frames of a batch: its
+    # cost grows with their square (LAV-DF's 32 x 512 frames would be 268 M logits; 4096: 17 M)
     w_sync: float = 0.0  # the same InfoNCE on the real clips of each detector batch (keeps sync honest)
     # --- temporal pyramid (fused hierarchically, coarse-to-fine) ---
     pyramid_strides: tuple[int, ...] = (1, 2, 4, 8)  # cumulative stride of each level; each x2 the last
@@ -89,6 +91,8 @@ class DetectorConfig:
             raise AvforgeError(f"model.kernel_size must be odd, got {self.kernel_size}")
         if self.sync_kernel_size < 1 or self.sync_kernel_size % 2 == 0:
             raise AvforgeError(f"model.sync_kernel_size must be odd, got {self.sync_kernel_size}")
+        if self.sync_max_frames < 2:
+            raise AvforgeError(f"model.sync_max_frames must be >= 2, got {self.sync_max_frames}")
         if min(self.sync_max_offset_frames, self.sync_pretrain_epochs, self.sync_pretrain_min_steps,
                self.sync_exclude_frames) < 0:
             raise AvforgeError("model.sync_max_offset_frames, sync_pretrain_epochs, sync_pretrain_min_steps and "

@@ -102,7 +102,8 @@ class Detector(nn.Module):
         if out.sync_curve is not None and cfg.w_sync > 0:
             real_clip = (video_labels == 0).unsqueeze(1) & mask
             terms["sync"] = cfg.w_sync * sync_nce_loss(out.sync_visual, out.sync_audio, real_clip,
-                                                       cfg.sync_exclude_frames, cfg.sync_temperature)
+                                                       cfg.sync_exclude_frames, cfg.sync_temperature,
+                                                       cfg.sync_max_frames)
         segs_frames = [segments_to_frames(s).to(mask.device) for s in batch.segments]
         if out.cls_logits is not None:
             terms.update(self._anchor_free_loss(out, segs_frames, batch.segment_modality))

@@ -70,14 +70,18 @@ class SyncNet(nn.Module):
 
 
 def sync_nce_loss(v: torch.Tensor, a: torch.Tensor, mask: torch.Tensor, exclude_frames: int = 2,
-                  temperature: float = 0.1) -> torch.Tensor:
-    """Symmetric InfoNCE over all valid frames of the batch (B, T, D) x2, mask (B, T).
+                  temperature: float = 0.1, max_frames: int | None = None) -> torch.Tensor:
+    """Symmetric InfoNCE over the valid frames of the batch (B, T, D) x2, mask (B, T).
 
     The positive of frame (b, t) is the other modality at (b, t); frames of the same clip within
     ``exclude_frames`` of t (near-duplicates of the positive) are neither positive nor negative.
-    Returns 0 when fewer than two frames are valid.
+    With more than ``max_frames`` valid frames, a random subset of that many (torch's RNG) takes
+    part: the logits are N x N. Returns 0 when fewer than two frames are valid.
     """
     b_idx, t_idx = mask.nonzero(as_tuple=True)
+    if max_frames is not None and len(b_idx) > max_frames:
+        keep = torch.randperm(len(b_idx), device=b_idx.device)[:max_frames].sort().values
+        b_idx, t_idx = b_idx[keep], t_idx[keep]
     if len(b_idx) < 2:
         return v.sum() * 0
     vs, as_ = v[b_idx, t_idx], a[b_idx, t_idx]  # (N, D)
@@ -106,10 +110,10 @@ class SyncPretrainModel(nn.Module):
     """
 
     def __init__(self, visual_dim: int, audio_dim: int, dim: int, max_offset_frames: int,
-                 exclude_frames: int, temperature: float, kernel_size: int = 5):
+                 exclude_frames: int, temperature: float, kernel_size: int = 5, max_frames: int | None = None):
         super().__init__()
         self.sync = SyncNet(visual_dim, audio_dim, dim, max_offset_frames, kernel_size)
-        self.exclude_frames, self.temperature = exclude_frames, temperature
+        self.exclude_frames, self.temperature, self.max_frames = exclude_frames, temperature, max_frames
 
     def forward(self, batch) -> SyncOutput:
         mask = batch.mask.bool()
@@ -117,7 +121,8 @@ class SyncPretrainModel(nn.Module):
         return SyncOutput(v, a, mask)
 
     def loss(self, out: SyncOutput, batch) -> dict[str, torch.Tensor]:
-        nce = sync_nce_loss(out.visual, out.audio, out.mask, self.exclude_frames, self.temperature)
+        nce = sync_nce_loss(out.visual, out.audio, out.mask, self.exclude_frames, self.temperature,
+                            self.max_frames)
         return {"nce": nce, "total": nce}
 
 

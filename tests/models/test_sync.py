@@ -1,4 +1,6 @@
 """Lip-speech sync: learned on real clips only, it separates agreeing from disagreeing streams."""
+import math
+
 import torch
 
 from avforge.models import DetectorConfig, build_detector
@@ -51,6 +53,22 @@ def test_nce_ignores_near_neighbours_and_needs_two_frames():
     assert float(sync_nce_loss(v, v, mask, exclude_frames=0)) > 0.0
 
 
+def test_nce_takes_at_most_max_frames():
+    """Unrelated embeddings: InfoNCE is about log(number of candidates), so a capped loss reads
+    log(cap), the full one log(all frames); at or under the cap nothing changes."""
+    torch.manual_seed(0)
+    v, a = (torch.nn.functional.normalize(torch.randn(4, 500, 32), dim=-1) for _ in range(2))
+    mask = torch.ones(4, 500, dtype=torch.bool)
+    full = float(sync_nce_loss(v, a, mask, exclude_frames=0, temperature=10.0))
+    capped = float(sync_nce_loss(v, a, mask, exclude_frames=0, temperature=10.0, max_frames=100))
+    assert abs(full - math.log(2000)) < 0.05 and abs(capped - math.log(100)) < 0.05
+    assert float(sync_nce_loss(v, a, mask, max_frames=2000)) == float(sync_nce_loss(v, a, mask))
+    torch.manual_seed(1)
+    once = sync_nce_loss(v, a, mask, max_frames=100)
+    torch.manual_seed(1)
+    assert float(once) == float(sync_nce_loss(v, a, mask, max_frames=100))  # the seed decides the subset
+
+
 def test_detector_with_sync_trains_and_exposes_the_curve():
     torch.manual_seed(0)
     cfg = DetectorConfig(sync=True, sync_dim=8, sync_max_offset_frames=2, w_sync=0.5, **TINY)
@@ -80,3 +98,13 @@ def test_pretrained_sync_weights_load_into_the_detector():
     o = pre(batch)
     assert not torch.allclose(before, after)
     assert torch.allclose(after, pre.sync.offset_curve(o.visual, o.audio, o.mask), atol=1e-6)
+
+
+def test_sync_max_frames_below_two_is_a_config_error():
+    import pytest
+
+    from avforge.core.errors import AvforgeError
+
+    with pytest.raises(AvforgeError, match="sync_max_frames"):
+        DetectorConfig(sync=True, sync_max_frames=1)
+    assert DetectorConfig(sync=True).sync_max_frames == 4096
