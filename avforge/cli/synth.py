@@ -36,6 +36,6 @@ def run(args: argparse.Namespace) -> int:
                       forgery=args.forgery, face=args.face)
     start = time.perf_counter()
     out = generate(args.out, cfg, workers=args.workers, force=args.force)
-    print(f"wrote {cfg.n} videos ({cfg.layout} layout, {cfg.forgery} forgeries, {cfg.face} faces, seed {cfg.seed}) to {out} "
-          f"in {time.perf_counter() - start:.1f} s")
+    print(f"wrote {cfg.n} videos ({cfg.layout} layout, {cfg.forgery} forgeries, {cfg.face} faces, "
+          f"seed {cfg.seed}) to {out} in {time.perf_counter() - start:.1f} s")
     return 0

@@ -14,7 +14,7 @@ class LipLightEncoder(Encoder):
     the first), and two motion-energy numbers (mean |difference|, std of the difference).
     dim = 2·size² + 2 (514 for size 16). The crop defaults to "detect": pixels only compare across
     speakers when every mouth sits at the same place and scale (the fixed box scored AP@0.5 0.40
-    against 0.93 on the photo renderer, whose speakers are framed differently; README).
+    against 0.92 on the photo renderer, whose speakers are framed differently; README).
     """
 
     name = "lip-light"

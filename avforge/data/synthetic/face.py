@@ -18,7 +18,7 @@ import numpy as np
 MOUTH_CENTER_FRAC = (0.72, 0.5)  # (y, x) as fractions of the frame
 _SKIN_TONES = np.array([[0.96, 0.80, 0.69], [0.90, 0.72, 0.58], [0.80, 0.60, 0.45],
                         [0.65, 0.46, 0.33], [0.48, 0.33, 0.24], [0.36, 0.25, 0.18]], np.float32)
-_NOISE_BANK_FRAMES = 32
+NOISE_BANK_FRAMES = 32
 
 
 @dataclass(frozen=True)
@@ -77,13 +77,18 @@ class Scene:
         tilt = rng.uniform(-0.15, 0.15) + 0.1 * np.sin(2 * np.pi * rng.uniform(0.02, 0.15) * t + rng.uniform(0, 6.3))
         return cls(np.clip(np.round(shift), -margin_px, margin_px).astype(int), blink,
                    gain.astype(np.float32), tilt.astype(np.float32),
-                   rng.integers(0, _NOISE_BANK_FRAMES, n_frames), 2.0 + 6.0 * difficulty)
+                   rng.integers(0, NOISE_BANK_FRAMES, n_frames), 2.0 + 6.0 * difficulty)
 
 
-def _ellipse(y, x, cy, cx, ry, rx):
+def ellipse_coverage(y, x, cy, cx, ry, rx):
     """Antialiased ellipse coverage 0..1 on coordinate grids (broadcasts over leading axes)."""
     r = np.sqrt(((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2)
     return np.clip((1.0 - r) * np.minimum(ry, rx) + 0.5, 0.0, 1.0)
+
+
+def noise_bank(seed: int, size: int) -> np.ndarray:
+    """(NOISE_BANK_FRAMES, size, size, 3) float32 unit Gaussian sensor noise that Scene.noise_idx picks from."""
+    return np.random.default_rng(seed).standard_normal((NOISE_BANK_FRAMES, size, size, 3)).astype(np.float32)
 
 
 class FaceRenderer:
@@ -100,7 +105,7 @@ class FaceRenderer:
         self.mouth_box = (int(cy) - half_h, int(cy) + half_h, int(cx) - half_w, int(cx) + half_w)
         y0, y1, x0, x1 = self.mouth_box
         self._my, self._mx = np.mgrid[y0:y1, x0:x1].astype(np.float32) - np.array([cy, cx], np.float32)[:, None, None]
-        self._noise = np.random.default_rng(seed).standard_normal((_NOISE_BANK_FRAMES, size, size, 3)).astype(np.float32)
+        self._noise = noise_bank(seed, size)
 
     def _draw_base(self) -> tuple[np.ndarray, np.ndarray]:
         """(Hc, Wc, 3) float32 face without mouth, and the same face with closed eyes."""
@@ -109,25 +114,25 @@ class FaceRenderer:
         c = n / 2.0
         img = np.empty((n, n, 3), np.float32)
         img[:] = np.asarray(ident.background) * (0.8 + 0.4 * y[..., None] / n)
-        hair = _ellipse(y, x, c - 0.12 * s, c, (ident.face_h + 0.06) * s, (ident.face_w + 0.06) * s)
+        hair = ellipse_coverage(y, x, c - 0.12 * s, c, (ident.face_h + 0.06) * s, (ident.face_w + 0.06) * s)
         img = img * (1 - hair[..., None]) + np.asarray(ident.hair) * hair[..., None]
         # chin narrows the lower half of the face ellipse
         rx = ident.face_w * s * (1 - ident.chin * 0.35 * np.clip((y - c) / (ident.face_h * s), 0, 1))
-        face = _ellipse(y, x, c + 0.04 * s, c, ident.face_h * s, rx)
+        face = ellipse_coverage(y, x, c + 0.04 * s, c, ident.face_h * s, rx)
         shade = 1.0 - 0.25 * ((x - c) / (ident.face_w * s)) ** 2  # rounded look
         skin = np.asarray(ident.skin) * shade[..., None]
         img = img * (1 - face[..., None]) + skin * face[..., None]
-        nose = _ellipse(y, x, c + 0.08 * s, c, 0.07 * s, 0.03 * s)
+        nose = ellipse_coverage(y, x, c + 0.08 * s, c, 0.07 * s, 0.03 * s)
         img *= (1 - 0.18 * nose)[..., None]
         closed = img.copy()
         for side in (-1, 1):
             ex, ey = c + side * ident.eye_dx * s, c - 0.05 * s
-            white = _ellipse(y, x, ey, ex, ident.eye_size * 0.6 * s, ident.eye_size * s)
-            iris = _ellipse(y, x, ey, ex, ident.eye_size * 0.55 * s, ident.eye_size * 0.55 * s)
-            brow = _ellipse(y, x, ey - 0.07 * s, ex, 0.012 * s + 0.8, ident.eye_size * 1.2 * s)
+            white = ellipse_coverage(y, x, ey, ex, ident.eye_size * 0.6 * s, ident.eye_size * s)
+            iris = ellipse_coverage(y, x, ey, ex, ident.eye_size * 0.55 * s, ident.eye_size * 0.55 * s)
+            brow = ellipse_coverage(y, x, ey - 0.07 * s, ex, 0.012 * s + 0.8, ident.eye_size * 1.2 * s)
             img = img * (1 - white[..., None]) + 0.92 * white[..., None]
             img = img * (1 - iris[..., None]) + np.array([0.2, 0.15, 0.1]) * iris[..., None]
-            lid = _ellipse(y, x, ey, ex, 0.01 * s + 0.7, ident.eye_size * s)
+            lid = ellipse_coverage(y, x, ey, ex, 0.01 * s + 0.7, ident.eye_size * s)
             closed = closed * (1 - lid[..., None]) + np.asarray(ident.skin) * 0.6 * lid[..., None]
             for canvas in (img, closed):
                 canvas *= (1 - 0.7 * brow)[..., None]
@@ -141,8 +146,8 @@ class FaceRenderer:
         half_w = (ident.mouth_w * s * (0.75 + 0.45 * width))[:, None, None]  # (T, 1, 1)
         gap = (0.11 * s * openness)[:, None, None]
         lip = ident.lip_px * self.scale
-        outer = _ellipse(self._my, self._mx, 0.0, 0.0, gap / 2 + lip, half_w)
-        inner = _ellipse(self._my, self._mx, 0.0, 0.0, np.maximum(gap / 2, 1e-3), half_w * 0.85)
+        outer = ellipse_coverage(self._my, self._mx, 0.0, 0.0, gap / 2 + lip, half_w)
+        inner = ellipse_coverage(self._my, self._mx, 0.0, 0.0, np.maximum(gap / 2, 1e-3), half_w * 0.85)
         inner *= np.clip(gap * 1.5, 0, 1)  # a closed mouth shows no interior
         teeth = (self._my < -gap / 2 + 0.25 * gap).astype(np.float32)
         interior = np.array([0.25, 0.05, 0.07], np.float32) * (1 - teeth[..., None]) + 0.85 * teeth[..., None]

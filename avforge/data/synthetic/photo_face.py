@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from avforge.core.errors import AvforgeError
-from avforge.data.synthetic.face import Scene, _ellipse, _NOISE_BANK_FRAMES
+from avforge.data.synthetic.face import Scene, ellipse_coverage, noise_bank
 from avforge.io import faces
 
 PHOTO_NAME = "grace_hopper.jpg"  # matplotlib's sample data
@@ -76,7 +76,7 @@ class PhotoFaceRenderer:
         self.base, self.mouth_xy, self.mouth_half_w = self._frame_photo()
         self._box = self._warp_box()
         self._grid = np.mgrid[self._box[0], self._box[1]].astype(np.float32)  # (2, h, w) y, x
-        self._noise = np.random.default_rng(seed).standard_normal((_NOISE_BANK_FRAMES, size, size, 3)).astype(np.float32)
+        self._noise = noise_bank(seed, size)
 
     def _frame_photo(self) -> tuple[np.ndarray, np.ndarray, float]:
         """The photo scaled, placed and coloured on the work canvas; mouth centre and half width there."""
@@ -127,7 +127,7 @@ class PhotoFaceRenderer:
         if drop > 0.5:
             gap = 0.8 * drop
             cy = my + 0.425 * drop
-            inner = _ellipse(y, x, cy, mx, gap / 2, 0.8 * hw * (1 + 0.3 * (width - 0.5)))[..., None]
+            inner = ellipse_coverage(y, x, cy, mx, gap / 2, 0.8 * hw * (1 + 0.3 * (width - 0.5)))[..., None]
             teeth = (y < cy - 0.2 * gap)[..., None]
             light = float(self.base[int(my), int(mx)].mean())
             interior = np.where(teeth, 0.8 * light + 0.15, np.array([0.22, 0.06, 0.07], np.float32) * (0.5 + light))
