@@ -15,6 +15,7 @@ seed=0
 difficulty=0.5
 forgery=artefacts                  # artefacts | mismatch (no artefact: only lips vs speech disagree)
 face=drawn                         # drawn | photo (a warped real portrait: a second renderer)
+size=96                            # frame side in pixels (LAV-DF / AV-Deepfake1M face crops are 224)
 workers=2
 visual_encoder=lip-light           # lip-light | lip-resnet
 lip_weights=""                     # Auto-AVSR visual checkpoint (switches to lip-resnet)
@@ -29,7 +30,7 @@ score_threshold=0
 protocol=avdeepfake1m
 ngpu=0
 store=files                      # feature stores: files (one float32 .npy per video) | packed16 (float16, a few large files)
-recipe_options=(train_set stage stop_stage dataset data_root exp_dir n_clips seed difficulty forgery face workers
+recipe_options=(train_set stage stop_stage dataset data_root exp_dir n_clips seed difficulty forgery face size workers
   visual_encoder lip_weights crop audio_encoder audio_layer config nms top_k score_threshold protocol ngpu store)
 source recipes/common/parse_options.sh "$@"
 
@@ -39,9 +40,9 @@ else train_split=train; val_split=val; test_split=test
   test_labels="$data_root/hidden_labels/test_metadata.json"  # labels the generator keeps aside
 fi
 test_files=""
-data_options="n_clips seed difficulty forgery face"
+data_options="n_clips seed difficulty forgery face size"
 stage_data() {
   python -m avforge synth --out "$data_root" --n "$n_clips" --seed "$seed" --layout "$dataset" \
-    --difficulty "$difficulty" --forgery "$forgery" --face "$face" --workers "$workers" --force
+    --difficulty "$difficulty" --forgery "$forgery" --face "$face" --size "$size" --workers "$workers" --force
 }
 source recipes/common/pipeline.sh
