@@ -1,7 +1,7 @@
 """Scores per modify type (real / audio / visual / both), so that an average cannot hide a blind spot.
 
 Rules (avforge's own; no official evaluator reports per type):
-- ``AP@0.50`` and ``AR@N`` of a fake type: the protocol's own AP/AR over the videos of that type
+- ``AP@0.50``, ``AP@0.75`` and ``AR@N`` of a fake type: the protocol's own AP/AR over the videos of that type
   *plus every real video* (false alarms on real videos count against every type), with N the
   protocol's smallest AR budget (5 for avdeepfake1m, 10 for lavdf).
 - ``found``: the fraction of the type's ground-truth segments that one of the video's
@@ -35,6 +35,7 @@ class TypeScores:
     n_videos: int
     n_segments: int
     ap50: float | None = None
+    ap75: float | None = None  # boundary precision: IoU > 0.75 needed
     ar: float | None = None  # AR@ar_n
     ar_n: int | None = None
     found: float | None = None  # fraction of segments in a top-FOUND_TOP proposal with IoU > 0.5
@@ -89,12 +90,12 @@ def _top_proposals(pred: Ragged, files: Sequence[str]) -> tuple[np.ndarray, np.n
 
 
 def per_type_scores(pred: Ragged, truth: Ragged, records: Sequence[Mapping], *, fps: float, ar_n: int,
-                    score_fn: Callable[[Ragged, Ragged], tuple[float, float]],
+                    score_fn: Callable[[Ragged, Ragged], tuple[float, float, float]],
                     video_scores: Mapping[str, float] | None = None) -> tuple[TypeScores, ...] | None:
     """Rows for every modify type present (real first). None when records carry no modify type.
 
     ``truth`` holds the records' segments in record order; ``score_fn(pred, truth_subset)`` returns
-    (AP@0.5, AR@ar_n) under the caller's protocol.
+    (AP@0.5, AP@0.75, AR@ar_n) under the caller's protocol.
     """
     kinds = [record_modify_type(r) for r in records]
     if any(k is None for k in kinds):
@@ -111,8 +112,8 @@ def per_type_scores(pred: Ragged, truth: Ragged, records: Sequence[Mapping], *, 
         if not files:
             continue
         sub = truth.take(files + real)
-        ap50, ar = score_fn(pred, sub)
-        rows.append(TypeScores(kind.value, len(files), int(sub.counts[:len(files)].sum()), ap50=ap50, ar=ar,
+        ap50, ap75, ar = score_fn(pred, sub)
+        rows.append(TypeScores(kind.value, len(files), int(sub.counts[:len(files)].sum()), ap50=ap50, ap75=ap75, ar=ar,
                                ar_n=ar_n, found=found_fraction(pred, truth.take(files), fps),
                                auc=_auc(video_scores, files, real)))
     return tuple(rows)

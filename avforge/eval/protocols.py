@@ -183,12 +183,12 @@ def evaluate(predictions, labels, protocol: str = "avdeepfake1m", *, subset: str
     if per_type:
         ar_n = min(proto.ar_n_proposals)
 
-        def ap50_ar(p: Ragged, t: Ragged) -> tuple[float, float]:
-            m = ap_ar(p, t, fps=proto.fps, ap_iou_thresholds=(0.5,), ar_n_proposals=(ar_n,),
+        def ap_ap_ar(p: Ragged, t: Ragged) -> tuple[float, float, float]:
+            m = ap_ar(p, t, fps=proto.fps, ap_iou_thresholds=(0.5, 0.75), ar_n_proposals=(ar_n,),
                       ar_iou_thresholds=proto.ar_iou_thresholds, matching=proto.matching, allow_extra=True,
                       source=source)
-            return m["ap"][0.5], m["ar"][ar_n]
-        types = per_type_scores(pred, truth, records, fps=proto.fps, ar_n=ar_n, score_fn=ap50_ar,
+            return m["ap"][0.5], m["ap"][0.75], m["ar"][ar_n]
+        types = per_type_scores(pred, truth, records, fps=proto.fps, ar_n=ar_n, score_fn=ap_ap_ar,
                                 video_scores=scores)
     return MetricsReport(
         protocol=proto.name, description=proto.description, reproduces=proto.reproduces, subset=subset,

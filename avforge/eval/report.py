@@ -61,12 +61,13 @@ def format_table(report: MetricsReport, digits: int = 4) -> str:
 
 
 def per_type_table(rows) -> str:
-    """Per modify type: videos, segments, AP@0.5, AR@N, found, AUC (fake types) / false alarms (real)."""
+    """Per modify type: videos, segments, AP@0.5, AP@0.75, AR@N, found, AUC (fake types) / false alarms (real)."""
     def cell(v):
         return "–" if v is None else f"{v:.3f}"
     ar_n = next((r.ar_n for r in rows if r.ar_n), None)
-    head = ["type", "videos", "segments", "AP@0.50", f"AR@{ar_n}", f"found@{FOUND_TOP}", "AUC", "false alarms"]
-    body = [[r.modify_type, str(r.n_videos), str(r.n_segments), cell(r.ap50), cell(r.ar), cell(r.found),
+    head = ["type", "videos", "segments", "AP@0.50", "AP@0.75", f"AR@{ar_n}", f"found@{FOUND_TOP}", "AUC",
+            "false alarms"]
+    body = [[r.modify_type, str(r.n_videos), str(r.n_segments), cell(r.ap50), cell(r.ap75), cell(r.ar), cell(r.found),
              cell(r.auc), cell(r.false_alarms)] for r in rows]
     widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
     lines = ["  per modify type (each fake type scored together with all real videos):"]

@@ -34,11 +34,21 @@ def test_a_blind_spot_shows_per_type_but_hides_in_the_average():
     assert rows["visual_modified"].ar == 0.0
     # audio: 2 GT, ranked 0.95 TP, 0.9 TP, then the real false alarm 0.7 -> AP counts the steps after the first
     assert rows["audio_modified"].ap50 == pytest.approx(0.5)
+    assert rows["both_modified"].ap75 == rows["both_modified"].ap50 > 0 and rows["visual_modified"].ap75 == 0.0
     assert rows["both_modified"].n_segments == 2
     assert rows["audio_modified"].auc == 1.0 and rows["visual_modified"].auc == 0.75  # 3 of 4 (fake, real) pairs ordered
     assert 0.3 < report.ap[0.5] < 0.9  # the average sits between the types
     table = format_table(report)
-    assert "visual_modified" in table and "false alarms" in table
+    assert "visual_modified" in table and "false alarms" in table and "AP@0.75" in table
+
+
+def test_ap75_per_type_asks_for_tight_boundaries():
+    # both audio segments found at IoU 0.6 (AP@0.5 counts them, AP@0.75 does not); visual ones exact
+    pred = {"r1.mp4": [], "r2.mp4": [], "a1.mp4": [[0.9, 1.0, 2.67]], "a2.mp4": [[0.9, 3.0, 4.67]],
+            "v1.mp4": [[0.8, 1.0, 2.0]], "v2.mp4": [[0.8, 5.0, 6.0]], "b1.mp4": []}
+    rows = {r.modify_type: r for r in evaluate(pred, RECORDS, "avdeepfake1m", per_type=True).per_type}
+    assert rows["audio_modified"].ap50 > 0 and rows["audio_modified"].ap75 == 0.0
+    assert rows["visual_modified"].ap75 == rows["visual_modified"].ap50 > 0
 
 
 def test_found_counts_only_the_five_best_proposals():
