@@ -49,6 +49,8 @@ class DetectorConfig:
     head_layers: int = 2  # masked conv layers in the anchor-free tower
     refine_boundaries: bool = True  # anchor-free: second stage refines start/end from boundary features
     refine_window_frames: int = 2  # the refiner samples features at +-this many frames around a boundary
+    edge_head: bool = False  # auxiliary dense targets: does a segment start / end between frames k-1
+    # and k, for every k (models/edges.py); sharpens the fused features the boundaries come from
     bm_max_duration_frames: int = 64  # D of the boundary-matching map: rows are durations 1..D
     bm_dim: int = 32  # channels of the boundary-matching branch
     # --- loss weights and parameters ---
@@ -59,6 +61,7 @@ class DetectorConfig:
     w_attr: float = 0.5  # 3-way modality attribution cross-entropy at positive locations
     w_frame: float = 1.0  # BCE on fused per-frame fake logits
     w_frame_modality: float = 1.0  # BCE on audio and visual per-frame logits (each)
+    w_edges: float = 1.0  # class-balanced BCE of the edge head (model.edge_head)
     w_bm: float = 1.0  # boundary-matching map loss
     bm_loss: str = "mse"  # "mse" (BA-TFD) or "bce" on IoU targets
     w_contrastive: float = 0.1  # BA-TFD audio-visual contrastive loss

@@ -11,6 +11,7 @@ from avforge.core.types import Proposals
 from avforge.models import losses
 from avforge.models.config import DetectorConfig
 from avforge.models.decode import decode_proposals
+from avforge.models.edges import EdgeHead, edge_loss, edge_targets
 from avforge.models.fusion import PyramidFusion
 from avforge.models.heads import AnchorFreeHead, BoundaryMatchingHead, FrameHeads, VideoHead
 from avforge.models.layers import ModalityEncoder, apply_mask
@@ -40,6 +41,7 @@ class Detector(nn.Module):
                             if cfg.uses_anchor_free else None)
         self.refiner = (BoundaryRefiner(cfg.dim, cfg.refine_window_frames)
                         if cfg.uses_anchor_free and cfg.refine_boundaries else None)
+        self.edges = EdgeHead(cfg.dim, cfg.kernel_size) if cfg.edge_head else None
         self.bm = BoundaryMatchingHead(cfg.dim, cfg.bm_dim, cfg.bm_max_duration_frames) if cfg.uses_bm else None
         self.sync = SyncNet(visual_dim, audio_dim, cfg.sync_dim, cfg.sync_max_offset_frames,
                                                  cfg.sync_kernel_size) if cfg.sync else None
@@ -80,6 +82,8 @@ class Detector(nn.Module):
                                                                                visual_logits)
             if self.refiner is not None:
                 out.boundaries_frames, out.quality_logits = self.refiner(fused[0], mask, points, out.reg_frames)
+        if self.edges is not None:
+            out.edge_logits = self.edges(fused[0], mask)
         if self.bm is not None:
             out.bm_logits = self.bm(fused[0], mask)
         return out
@@ -107,6 +111,12 @@ class Detector(nn.Module):
         segs_frames = [segments_to_frames(s).to(mask.device) for s in batch.segments]
         if out.cls_logits is not None:
             terms.update(self._anchor_free_loss(out, segs_frames, batch.segment_modality))
+        if out.edge_logits is not None:
+            targets, counted = zip(*(edge_targets(s, int(n)) for s, n in zip(segs_frames, mask.sum(1))))
+            t_len = out.edge_logits.shape[1]
+            targets = torch.stack([F.pad(t, (0, 0, 0, t_len - len(t))) for t in targets])
+            counted = torch.stack([F.pad(c, (0, t_len - len(c))) for c in counted])
+            terms["edges"] = cfg.w_edges * edge_loss(out.edge_logits, targets, counted)
         if out.bm_logits is not None:
             iou = torch.stack([bm_iou_targets(s, mask.shape[1], cfg.bm_max_duration_frames) for s in segs_frames])
             cell_mask = self.bm.cell_mask(mask)

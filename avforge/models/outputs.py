@@ -34,6 +34,7 @@ class DetectorOutput:
     attr_logits: torch.Tensor | None = None  # (B, L, 3) modality logits, classes = core MODALITIES
     boundaries_frames: torch.Tensor | None = None  # (B, L, 2) refined [start, end], frames from clip start
     quality_logits: torch.Tensor | None = None  # (B, L) predicted IoU of the refined segment (logit)
+    edge_logits: torch.Tensor | None = None  # (B, T + 1, 2) start / end logits per frame edge (edge head)
     # boundary-matching head (None without it)
     bm_logits: torch.Tensor | None = None  # (B, D, T): [d, t] scores proposal frames [t, t + d + 1)
 

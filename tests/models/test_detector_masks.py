@@ -31,13 +31,13 @@ def per_level(flat: torch.Tensor, n_frames: int, n_levels: int = 4) -> list[torc
     return out
 
 
-@pytest.mark.parametrize("fusion,head,sync", [(f, "both", False) for f in FUSIONS]
-                         + [("discrepancy", "anchor_free", False), ("discrepancy", "bm", False),
-                            ("concat", "both", True)])
+@pytest.mark.parametrize("fusion,head,sync,edges", [(f, "both", False, False) for f in FUSIONS]
+                         + [("discrepancy", "anchor_free", False, False), ("discrepancy", "bm", False, False),
+                            ("concat", "both", True, True)])
 @pytest.mark.parametrize("extra", [1, 13])
-def test_appended_padding_changes_nothing(fusion, head, sync, extra):
+def test_appended_padding_changes_nothing(fusion, head, sync, edges, extra):
     torch.manual_seed(0)
-    cfg = DetectorConfig(fusion=fusion, boundary_head=head, sync=sync, sync_dim=8, **TINY)
+    cfg = DetectorConfig(fusion=fusion, boundary_head=head, sync=sync, sync_dim=8, edge_head=edges, **TINY)
     model = build_detector(cfg, VISUAL_DIM, AUDIO_DIM).eval()
     n = 37  # odd, so that strided levels end on partial blocks
     batch = PlantedGenerator(seed=1).batch(2, n, 2)
@@ -48,6 +48,9 @@ def test_appended_padding_changes_nothing(fusion, head, sync, extra):
     torch.testing.assert_close(b.video_logits, a.video_logits, atol=1e-5, rtol=0)
     if sync:
         torch.testing.assert_close(b.sync_curve[:, :n], a.sync_curve, atol=1e-5, rtol=0)
+    if edges:  # edges 0..n lie around valid frames
+        torch.testing.assert_close(b.edge_logits[:, :n + 1], a.edge_logits, atol=1e-5, rtol=0)
+        assert float(b.edge_logits[:, n + 1:].abs().sum()) == 0.0
     if a.cls_logits is not None:
         for name in ("cls_logits", "reg_frames", "attr_logits", "boundaries_frames", "quality_logits"):
             for la, lb in zip(per_level(getattr(a, name), n), per_level(getattr(b, name), n + extra)):
