@@ -1,4 +1,6 @@
 """Does a visual front end carry articulation? Train the same sync model on each, compare.
+With ``--hidden 0 512`` each front end is also trained with towers that read every frame through
+a two-layer MLP of that width (``model.sync_hidden``), side by side.
 
 For every visual feature store given, a SyncNet (avforge/models/sync.py) is trained with the same
 budget on the REAL clips of the train manifest only (self-supervised InfoNCE, no forgery label),
@@ -10,7 +12,7 @@ then measured on the val manifest:
   visual_modified, whose audio is untouched).
 
     python benchmarks/bench_sync_frontends.py --manifests exp/mm/manifests --audio exp/mm/features/audio \
-        --visual lip-light-16=exp/mm/features/visual lip-light-32=exp/mm/features/visual32
+        --visual lip-light-16=exp/mm/features/visual lip-light-32=exp/mm/features/visual32 [--hidden 0 512]
 """
 from __future__ import annotations
 
@@ -63,17 +65,19 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-frames", type=int, default=128)
+    p.add_argument("--hidden", type=int, nargs="+", default=[0], help="model.sync_hidden values to compare")
     args = p.parse_args(argv)
     train = [e for e in read_manifest(f"{args.manifests}/train.jsonl") if e.record.modify_type is ModifyType.REAL]
     val = read_manifest(f"{args.manifests}/val.jsonl")
     audio = FeatureStore(args.audio)
     rows = []
-    for item in args.visual:
+    for item, hidden in [(v, h) for v in args.visual for h in args.hidden]:
         name, _, root = item.partition("=")
+        name = f"{name}, hidden {hidden}" if len(args.hidden) > 1 else name
         visual = FeatureStore(root)
         torch.manual_seed(0)
         model = SyncPretrainModel(visual.dim, audio.dim, dim=64, max_offset_frames=6, exclude_frames=2,
-                                  temperature=0.1)
+                                  temperature=0.1, hidden=hidden)
         opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
         start = time.perf_counter()
         for epoch in range(args.epochs):

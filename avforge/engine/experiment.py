@@ -66,7 +66,7 @@ def _pretrain_sync(cfg: ExperimentConfig, sync_dir: Path, visual: FeatureStore, 
         print(f"sync stage: {epochs} epochs{more} on {len(real)} real clips (batch {batch})", flush=True)
     trainer = Trainer(lambda: SyncPretrainModel(visual.dim, audio.dim, m.sync_dim, m.sync_max_offset_frames,
                                                 m.sync_exclude_frames, m.sync_temperature, m.sync_kernel_size,
-                                                m.sync_max_frames),
+                                                m.sync_max_frames, m.sync_hidden),
                       real, replace(cfg.train, epochs=epochs, batch_size=batch), sync_dir,
                       collate_fn=collate, ctx=ctx, val_set=real_val, run_info=run_info, log_prefix="sync ")
     trainer.fit()

@@ -28,6 +28,8 @@ class DetectorConfig:
     sync_dim: int = 64  # sync embedding width
     sync_max_offset_frames: int = 6  # K: offsets of the curve, +-K frames (+-0.24 s)
     sync_kernel_size: int = 5  # temporal kernel of the sync towers (odd): they see +-3 * (k // 2) frames
+    sync_hidden: int = 0  # > 0: each tower reads its frames through a two-layer MLP of this width
+    # (0: one linear layer, as checkpoints before this option)
     sync_pretrain_epochs: int = 0  # epochs of self-supervised sync training on the REAL training clips
     # before the detector trains (avforge train does both; 0 = learn sync only with the detector)
     sync_pretrain_min_steps: int = 0  # the sync stage runs more epochs if needed to reach this many steps
@@ -97,9 +99,9 @@ class DetectorConfig:
         if self.sync_max_frames < 2:
             raise AvforgeError(f"model.sync_max_frames must be >= 2, got {self.sync_max_frames}")
         if min(self.sync_max_offset_frames, self.sync_pretrain_epochs, self.sync_pretrain_min_steps,
-               self.sync_exclude_frames) < 0:
-            raise AvforgeError("model.sync_max_offset_frames, sync_pretrain_epochs, sync_pretrain_min_steps and "
-                               "sync_exclude_frames must be >= 0")
+               self.sync_exclude_frames, self.sync_hidden) < 0:
+            raise AvforgeError("model.sync_max_offset_frames, sync_pretrain_epochs, sync_pretrain_min_steps, "
+                               "sync_exclude_frames and sync_hidden must be >= 0")
         if (self.sync_pretrain_epochs or self.w_sync) and not self.sync:
             raise AvforgeError("model.sync_pretrain_epochs / model.w_sync need model.sync: true")
         if self.sync and not (self.uses_audio and self.uses_visual):

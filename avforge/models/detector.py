@@ -44,7 +44,7 @@ class Detector(nn.Module):
         self.edges = EdgeHead(cfg.dim, cfg.kernel_size) if cfg.edge_head else None
         self.bm = BoundaryMatchingHead(cfg.dim, cfg.bm_dim, cfg.bm_max_duration_frames) if cfg.uses_bm else None
         self.sync = SyncNet(visual_dim, audio_dim, cfg.sync_dim, cfg.sync_max_offset_frames,
-                                                 cfg.sync_kernel_size) if cfg.sync else None
+                            cfg.sync_kernel_size, cfg.sync_hidden) if cfg.sync else None
         self.sync_proj = (nn.Sequential(nn.Linear(self.sync.n_offsets, cfg.dim), nn.GELU(), nn.Linear(cfg.dim, cfg.dim))
                           if cfg.sync else None)
 

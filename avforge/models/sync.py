@@ -23,13 +23,16 @@ from avforge.models.layers import apply_mask
 
 
 class SyncTower(nn.Module):
-    """(B, T, C_in) -> (B, T, dim) unit vectors. Two residual temporal convs (dilation 1 and 2) of
-    ``kernel_size``: receptive field +-3 * (kernel_size // 2) frames (kernel 5: +-6, +-0.24 s)."""
+    """(B, T, C_in) -> (B, T, dim) unit vectors. A per-frame input projection (one linear layer, or
+    with ``hidden`` > 0 a two-layer MLP through that width), then two residual temporal convs
+    (dilation 1 and 2) of ``kernel_size``: receptive field +-3 * (kernel_size // 2) frames
+    (kernel 5: +-6, +-0.24 s)."""
 
-    def __init__(self, in_dim: int, dim: int, kernel_size: int = 5):
+    def __init__(self, in_dim: int, dim: int, kernel_size: int = 5, hidden: int = 0):
         super().__init__()
         half = kernel_size // 2
-        self.inp = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, dim), nn.GELU())
+        per_frame = [nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, dim)] if hidden else [nn.Linear(in_dim, dim)]
+        self.inp = nn.Sequential(nn.LayerNorm(in_dim), *per_frame, nn.GELU())
         self.convs = nn.ModuleList([nn.Conv1d(dim, dim, kernel_size, padding=half),
                                     nn.Conv1d(dim, dim, kernel_size, padding=2 * half, dilation=2)])
         self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in self.convs)
@@ -47,10 +50,10 @@ class SyncNet(nn.Module):
     """Visual and audio towers; ``offset_curve`` gives the detector its sync evidence."""
 
     def __init__(self, visual_dim: int, audio_dim: int, dim: int = 64, max_offset_frames: int = 6,
-                 kernel_size: int = 5):
+                 kernel_size: int = 5, hidden: int = 0):
         super().__init__()
-        self.visual = SyncTower(visual_dim, dim, kernel_size)
-        self.audio = SyncTower(audio_dim, dim, kernel_size)
+        self.visual = SyncTower(visual_dim, dim, kernel_size, hidden)
+        self.audio = SyncTower(audio_dim, dim, kernel_size, hidden)
         self.max_offset_frames = max_offset_frames
 
     @property
@@ -110,9 +113,10 @@ class SyncPretrainModel(nn.Module):
     """
 
     def __init__(self, visual_dim: int, audio_dim: int, dim: int, max_offset_frames: int,
-                 exclude_frames: int, temperature: float, kernel_size: int = 5, max_frames: int | None = None):
+                 exclude_frames: int, temperature: float, kernel_size: int = 5, max_frames: int | None = None,
+                 hidden: int = 0):
         super().__init__()
-        self.sync = SyncNet(visual_dim, audio_dim, dim, max_offset_frames, kernel_size)
+        self.sync = SyncNet(visual_dim, audio_dim, dim, max_offset_frames, kernel_size, hidden)
         self.exclude_frames, self.temperature, self.max_frames = exclude_frames, temperature, max_frames
 
     def forward(self, batch) -> SyncOutput:

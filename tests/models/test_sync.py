@@ -1,6 +1,7 @@
 """Lip-speech sync: learned on real clips only, it separates agreeing from disagreeing streams."""
 import math
 
+import pytest
 import torch
 
 from avforge.models import DetectorConfig, build_detector
@@ -19,9 +20,11 @@ def _agreement_gap(model, batch) -> float:
     return float(cos[~fake].mean() - cos[fake].mean())
 
 
-def test_sync_trained_on_real_clips_only_flags_swapped_content():
+@pytest.mark.parametrize("hidden", [0, 32])
+def test_sync_trained_on_real_clips_only_flags_swapped_content(hidden):
     torch.manual_seed(0)
-    model = SyncPretrainModel(VISUAL_DIM, AUDIO_DIM, dim=16, max_offset_frames=3, exclude_frames=1, temperature=0.1)
+    model = SyncPretrainModel(VISUAL_DIM, AUDIO_DIM, dim=16, max_offset_frames=3, exclude_frames=1, temperature=0.1,
+                              hidden=hidden)
     test = PlantedGenerator(seed=99).batch(8, 60, max_segments=2)
     assert test.frame_labels.sum() > 20
     untrained_gap = _agreement_gap(model, test)
@@ -87,10 +90,13 @@ def test_detector_with_sync_trains_and_exposes_the_curve():
         assert dict(model.named_parameters())[name].grad.abs().sum() > 0, name
 
 
-def test_pretrained_sync_weights_load_into_the_detector():
+@pytest.mark.parametrize("hidden", [0, 12])
+def test_pretrained_sync_weights_load_into_the_detector(hidden):
     torch.manual_seed(0)
-    pre = SyncPretrainModel(VISUAL_DIM, AUDIO_DIM, dim=8, max_offset_frames=2, exclude_frames=1, temperature=0.1)
-    model = build_detector(DetectorConfig(sync=True, sync_dim=8, sync_max_offset_frames=2, **TINY), VISUAL_DIM, AUDIO_DIM)
+    pre = SyncPretrainModel(VISUAL_DIM, AUDIO_DIM, dim=8, max_offset_frames=2, exclude_frames=1, temperature=0.1,
+                            hidden=hidden)
+    model = build_detector(DetectorConfig(sync=True, sync_dim=8, sync_max_offset_frames=2, sync_hidden=hidden, **TINY),
+                           VISUAL_DIM, AUDIO_DIM)
     batch = PlantedGenerator(seed=4).batch(2, 30)
     before = model(batch).sync_curve
     load_sync_weights(model, pre.state_dict())
@@ -100,11 +106,21 @@ def test_pretrained_sync_weights_load_into_the_detector():
     assert torch.allclose(after, pre.sync.offset_curve(o.visual, o.audio, o.mask), atol=1e-6)
 
 
-def test_sync_max_frames_below_two_is_a_config_error():
-    import pytest
+def test_sync_hidden_adds_a_per_frame_mlp_and_keeps_the_old_layout_at_zero():
+    """sync_hidden 0 names and shapes the towers' parameters as checkpoints made before the option."""
+    old = {k: tuple(v.shape) for k, v in SyncPretrainModel(VISUAL_DIM, AUDIO_DIM, 8, 2, 1, 0.1).state_dict().items()}
+    assert old["sync.visual.inp.1.weight"] == (8, VISUAL_DIM) and "sync.visual.inp.3.weight" not in old
+    deep = SyncPretrainModel(VISUAL_DIM, AUDIO_DIM, 8, 2, 1, 0.1, hidden=24).state_dict()
+    assert tuple(deep["sync.visual.inp.1.weight"].shape) == (24, VISUAL_DIM)
+    assert tuple(deep["sync.audio.inp.3.weight"].shape) == (8, 24)
+    assert set(deep) - set(old) == {f"sync.{t}.inp.3.{p}" for t in ("visual", "audio") for p in ("weight", "bias")}
 
+
+def test_sync_max_frames_below_two_or_negative_hidden_is_a_config_error():
     from avforge.core.errors import AvforgeError
 
     with pytest.raises(AvforgeError, match="sync_max_frames"):
         DetectorConfig(sync=True, sync_max_frames=1)
+    with pytest.raises(AvforgeError, match="sync_hidden"):
+        DetectorConfig(sync=True, sync_hidden=-1)
     assert DetectorConfig(sync=True).sync_max_frames == 4096
