@@ -25,6 +25,9 @@ class Batch:
     visual_labels: torch.Tensor | None = None  # (B, T)
     segments: list[torch.Tensor] | None = None  # B x (N_i, 2) seconds, fused fake segments
     segment_modality: list[torch.Tensor] | None = None  # B x (N_i,) ids into core.types.MODALITIES
+    # B x (N_i,) bool: True for pseudo-forgeries made in training (data.splice), whose edges are where
+    # features were cut, not where a forger put them; None = none of them is
+    segment_pseudo: list[torch.Tensor] | None = None
 
     def to(self, device) -> "Batch":
         out = {}

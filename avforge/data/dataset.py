@@ -35,6 +35,7 @@ class FeatureItem:
     visual_labels: np.ndarray | None = None  # (T,) bool
     segments: np.ndarray | None = None  # (N, 2) seconds, fused fake segments inside the clip
     segment_modality: np.ndarray | None = None  # (N,) ids into MODALITIES
+    segment_pseudo: np.ndarray | None = None  # (N,) bool: a pseudo-forgery of ``data.splice``, not a label
 
 
 def _modality_segments(record: VideoRecord, modality: str):
@@ -102,23 +103,24 @@ class FeatureDataset(torch.utils.data.Dataset):
             rng = np.random.default_rng((self.seed, self.epoch, index))
             start_idx = int(rng.integers(0, n - self.max_frames + 1))
             n = self.max_frames
-        segments = list(zip(record.fake_segments, record.segment_modalities())) if record.labelled else []
+        segments = ([(seg, m, False) for seg, m in zip(record.fake_segments, record.segment_modalities())]
+                    if record.labelled else [])
         if record.labelled and self.splice_prob > 0:
             visual, audio, pseudo = self._splice(index, record, visual, audio, (start_idx, start_idx + n))
-            segments += pseudo
+            segments += [(seg, stream, True) for seg, stream in pseudo]
         visual, audio = visual[start_idx:start_idx + n], audio[start_idx:start_idx + n]
         offset_s, duration_s = float(VIDEO_GRID.time_of(start_idx)), float(VIDEO_GRID.time_of(n))
         item = FeatureItem(record.file, visual, audio, offset_s, duration_s)
         if not record.labelled:
             return item
         end_s = offset_s + duration_s
-        inside = sorted((seg, m) for seg, m in segments if min(seg[1], end_s) > max(seg[0], offset_s))
-        item.segments = _clip_segments([seg for seg, _ in inside], offset_s, end_s)
-        item.segment_modality = np.asarray([MODALITIES.index(m) for _, m in inside], dtype=np.int64)
+        inside = sorted(x for x in segments if min(x[0][1], end_s) > max(x[0][0], offset_s))
+        item.segments = _clip_segments([seg for seg, _, _ in inside], offset_s, end_s)
+        item.segment_modality = np.asarray([MODALITIES.index(m) for _, m, _ in inside], dtype=np.int64)
+        item.segment_pseudo = np.asarray([pseudo for _, _, pseudo in inside], dtype=bool)
         item.frame_labels = VIDEO_GRID.segments_to_mask(item.segments, n)
         for name in ("audio", "visual"):
-            own = list(_modality_segments(record, name)) + [seg for seg, m in segments[len(record.fake_segments):]
-                                                            if m == name]
+            own = list(_modality_segments(record, name)) + [seg for seg, m, pseudo in segments if pseudo and m == name]
             setattr(item, f"{name}_labels", VIDEO_GRID.segments_to_mask(_clip_segments(own, offset_s, end_s), n))
         return item
 
@@ -161,4 +163,5 @@ def collate(items: list[FeatureItem]) -> Batch:
             labels("frame_labels"), labels("audio_labels"), labels("visual_labels"))
         batch.segments = [torch.from_numpy(it.segments).float() for it in items]
         batch.segment_modality = [torch.from_numpy(it.segment_modality) for it in items]
+        batch.segment_pseudo = [torch.from_numpy(it.segment_pseudo) for it in items]
     return batch

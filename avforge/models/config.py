@@ -10,6 +10,7 @@ from avforge.core.errors import AvforgeError
 
 FUSIONS = ("discrepancy", "concat", "audio_only", "visual_only")
 BOUNDARY_HEADS = ("anchor_free", "bm", "both")
+PSEUDO_BOUNDARIES = ("all", "coarse", "none")
 
 
 @dataclass
@@ -53,6 +54,10 @@ class DetectorConfig:
     refine_window_frames: int = 2  # the refiner samples features at +-this many frames around a boundary
     edge_head: bool = False  # auxiliary dense targets: does a segment start / end between frames k-1
     # and k, for every k (models/edges.py); sharpens the fused features the boundaries come from
+    # What pseudo-forgeries (data.splice_prob) teach besides that they are fake (class, attribution,
+    # frames), one of PSEUDO_BOUNDARIES: "all" their edges (regression, refinement, quality, edge head);
+    # "coarse" the anchor-free regression only; "none" nothing: boundaries come from labelled forgeries
+    pseudo_boundaries: str = "all"
     bm_max_duration_frames: int = 64  # D of the boundary-matching map: rows are durations 1..D
     bm_dim: int = 32  # channels of the boundary-matching branch
     # --- loss weights and parameters ---
@@ -85,6 +90,9 @@ class DetectorConfig:
             raise AvforgeError(f"model.fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.boundary_head not in BOUNDARY_HEADS:
             raise AvforgeError(f"model.boundary_head must be one of {BOUNDARY_HEADS}, got {self.boundary_head!r}")
+        if self.pseudo_boundaries not in PSEUDO_BOUNDARIES:
+            raise AvforgeError(f"model.pseudo_boundaries must be one of {PSEUDO_BOUNDARIES}, "
+                               f"got {self.pseudo_boundaries!r}")
         if self.bm_loss not in ("mse", "bce"):
             raise AvforgeError(f"model.bm_loss must be 'mse' or 'bce', got {self.bm_loss!r}")
         strides = self.pyramid_strides

@@ -109,10 +109,16 @@ class Detector(nn.Module):
                                                        cfg.sync_exclude_frames, cfg.sync_temperature,
                                                        cfg.sync_max_frames)
         segs_frames = [segments_to_frames(s).to(mask.device) for s in batch.segments]
+        # whether each segment teaches exactly / roughly where forgeries start and end
+        sure = rough = [torch.ones(len(s), dtype=torch.bool, device=mask.device) for s in segs_frames]
+        if batch.segment_pseudo is not None and cfg.pseudo_boundaries != "all":
+            sure = [~p.to(mask.device) for p in batch.segment_pseudo]
+            rough = rough if cfg.pseudo_boundaries == "coarse" else sure
         if out.cls_logits is not None:
-            terms.update(self._anchor_free_loss(out, segs_frames, batch.segment_modality))
+            terms.update(self._anchor_free_loss(out, segs_frames, batch.segment_modality, sure, rough))
         if out.edge_logits is not None:
-            targets, counted = zip(*(edge_targets(s, int(n)) for s, n in zip(segs_frames, mask.sum(1))))
+            targets, counted = zip(*(edge_targets(s[k], int(n), unsure_frames=s[~k])
+                                     for s, k, n in zip(segs_frames, sure, mask.sum(1))))
             t_len = out.edge_logits.shape[1]
             targets = torch.stack([F.pad(t, (0, 0, 0, t_len - len(t))) for t in targets])
             counted = torch.stack([F.pad(c, (0, t_len - len(c))) for c in counted])
@@ -124,27 +130,35 @@ class Detector(nn.Module):
         terms["total"] = sum(terms.values())
         return terms
 
-    def _anchor_free_loss(self, out: DetectorOutput, segs_frames, segment_modality) -> dict[str, torch.Tensor]:
+    def _anchor_free_loss(self, out: DetectorOutput, segs_frames, segment_modality, sure,
+                          rough) -> dict[str, torch.Tensor]:
+        """Focal class and attribution terms at every positive location; the regression where the
+        assigned segment's edges are known ``rough``-ly, refinement and quality where ``sure``."""
         cfg = self.cfg
         targets = [anchor_free_targets(out.point_frames, out.point_strides, out.point_levels, s, m.to(s.device),
                                        cfg.regress_ranges_frames, cfg.center_sample_radius)
                    for s, m in zip(segs_frames, segment_modality)]
         pos = torch.stack([t.positive for t in targets]) & out.point_mask  # (B, L)
+        def taught(known):
+            chosen = pos & torch.stack([k[t.segment] if len(k) else t.positive for k, t in zip(known, targets)])
+            return chosen, chosen.sum().clamp(min=1).float()
+        edged, n_edged = taught(sure)
+        coarse, n_coarse = taught(rough)
         dist = torch.stack([t.distances_frames for t in targets])  # (B, L, 2)
         modality = torch.stack([t.modality for t in targets])  # (B, L)
         n_pos = pos.sum().clamp(min=1).float()
         focal = losses.sigmoid_focal_loss(out.cls_logits, pos.float(), cfg.focal_alpha, cfg.focal_gamma)
         cls = (focal * out.point_mask).sum() / n_pos
-        reg = losses.diou_loss_1d(out.reg_frames[pos], dist[pos]).sum() / n_pos
+        reg = losses.diou_loss_1d(out.reg_frames[coarse], dist[coarse]).sum() / n_coarse
         terms = {"cls": cfg.w_cls * cls, "reg": cfg.w_reg * reg,
                  "attr": cfg.w_attr * losses.attribution_loss(out.attr_logits[pos], modality[pos])}
         if out.boundaries_frames is not None:
             points = out.point_frames.expand_as(pos)
             target = torch.stack([points - dist[..., 0], points + dist[..., 1]], dim=-1)
-            refined, target = out.boundaries_frames[pos], target[pos]
-            terms["refine"] = cfg.w_refine * (refined - target).abs().sum() / n_pos
+            refined, target = out.boundaries_frames[edged], target[edged]
+            terms["refine"] = cfg.w_refine * (refined - target).abs().sum() / n_edged
             iou = losses.segment_iou(refined.detach(), target)
-            terms["quality"] = cfg.w_quality * losses.masked_bce(out.quality_logits[pos], iou, torch.ones_like(iou))
+            terms["quality"] = cfg.w_quality * losses.masked_bce(out.quality_logits[edged], iou, torch.ones_like(iou))
         return terms
 
     @torch.no_grad()

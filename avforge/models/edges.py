@@ -5,7 +5,9 @@ This auxiliary head is trained densely on the same stride-1 fused features — e
 every clip is a sample — to say whether a segment starts or ends there (the temporal evaluation
 module of BSN / BMN), so those features must carry where the lips and the speech start and stop
 disagreeing. Its probabilities are not used at decoding: moving the regressed boundaries to the
-likeliest edge ("snapping") was measured and cost sub-frame precision (README, "Boundaries").
+likeliest edge ("snapping") was measured and cost sub-frame precision, and multiplying each
+candidate's score by them (BSN's proposal confidence) helped only while pseudo-forgeries taught
+the boundaries too (README, "Boundaries").
 
 Edge k lies between frames k - 1 and k (k = 0 .. T), i.e. at frame position k of the 25 fps grid.
 """
@@ -18,6 +20,7 @@ from torch import nn
 from avforge.models.layers import MaskedConv1d, apply_mask
 
 TARGET_SIGMA_FRAMES = 1.0  # width of the Gaussian bump a true boundary puts on nearby edges
+UNSURE_RADIUS_FRAMES = 2.0  # edges this close to a boundary of unknown truth are left out of the loss
 
 
 def edge_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -45,17 +48,22 @@ class EdgeHead(nn.Module):
         return apply_mask(self.out(h), emask)
 
 
-def edge_targets(segments_frames: torch.Tensor, n_frames: int,
-                 sigma: float = TARGET_SIGMA_FRAMES) -> tuple[torch.Tensor, torch.Tensor]:
+def edge_targets(segments_frames: torch.Tensor, n_frames: int, sigma: float = TARGET_SIGMA_FRAMES,
+                 unsure_frames: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, 2) segments in fractional frames -> soft start / end targets (T + 1, 2) in [0, 1], and
     (T + 1,) bool: the edges that count in the loss. A boundary within half a frame of the clip's
-    (or training crop's) ends may be a cut, not a forgery's edge: the outer edges do not count."""
+    (or training crop's) ends may be a cut, not a forgery's edge: the outer edges do not count.
+    Segments ``unsure_frames`` (M, 2) are fake without a known edge (pseudo-forgeries): edges within
+    ``UNSURE_RADIUS_FRAMES`` of their boundaries do not count either way."""
     k = torch.arange(n_frames + 1, device=segments_frames.device, dtype=torch.float32)
     targets = torch.zeros(n_frames + 1, 2, device=k.device)
     if segments_frames.numel():
         d = k[:, None, None] - segments_frames[None]  # (T + 1, N, 2)
         targets = torch.exp(-0.5 * (d / sigma) ** 2).amax(dim=1)
     counted = (k >= 1) & (k <= n_frames - 1)
+    if unsure_frames is not None and unsure_frames.numel():
+        near = (k[:, None] - unsure_frames.reshape(1, -1)).abs() <= UNSURE_RADIUS_FRAMES
+        counted &= ~near.any(dim=1)
     return targets, counted
 
 

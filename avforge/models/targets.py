@@ -34,6 +34,7 @@ class AnchorFreeTargets:
     positive: torch.Tensor  # (L,) bool
     distances_frames: torch.Tensor  # (L, 2) distances to start and end (valid where positive)
     modality: torch.Tensor  # (L,) long class id into MODALITIES (valid where positive)
+    segment: torch.Tensor  # (L,) long index of the assigned segment (valid where positive)
 
 
 def anchor_free_targets(points_frames: torch.Tensor, point_strides: torch.Tensor, point_levels: torch.Tensor,
@@ -46,9 +47,8 @@ def anchor_free_targets(points_frames: torch.Tensor, point_strides: torch.Tensor
     """
     n_points = points_frames.shape[0]
     if segments_frames.numel() == 0:
-        return AnchorFreeTargets(torch.zeros(n_points, dtype=torch.bool, device=points_frames.device),
-                                 torch.zeros(n_points, 2, device=points_frames.device),
-                                 torch.zeros(n_points, dtype=torch.long, device=points_frames.device))
+        zeros = torch.zeros(n_points, dtype=torch.long, device=points_frames.device)
+        return AnchorFreeTargets(zeros.bool(), torch.zeros(n_points, 2, device=points_frames.device), zeros, zeros)
     p = points_frames[:, None]  # (L, 1)
     start, end = segments_frames[None, :, 0], segments_frames[None, :, 1]  # (1, N)
     left, right = p - start, end - p  # (L, N)
@@ -63,7 +63,7 @@ def anchor_free_targets(points_frames: torch.Tensor, point_strides: torch.Tensor
     best_len, best = length.min(dim=1)  # (L,)
     positive = torch.isfinite(best_len)
     dist = torch.stack([left.gather(1, best[:, None]).squeeze(1), right.gather(1, best[:, None]).squeeze(1)], -1)
-    return AnchorFreeTargets(positive, dist * positive[:, None], segment_modality[best] * positive)
+    return AnchorFreeTargets(positive, dist * positive[:, None], segment_modality[best] * positive, best * positive)
 
 
 def bm_iou_targets(segments_frames: torch.Tensor, n_frames: int, max_duration_frames: int) -> torch.Tensor:

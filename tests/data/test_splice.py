@@ -103,6 +103,8 @@ def test_dataset_labels_a_pseudo_forgery_as_a_forgery_of_its_stream():
             assert len(b.segments) == len(a.segments) + 1
             new = [k for k, seg in enumerate(b.segments.tolist()) if seg not in a.segments.tolist()]
             assert len(new) == 1
+            assert b.segment_pseudo.tolist() == [k == new[0] for k in range(len(b.segments))]
+            assert not a.segment_pseudo.any()
             stream = ("audio", "visual")[b.segment_modality[new[0]]]
             streams.add(stream)
             start_s, end_s = b.segments[new[0]]
