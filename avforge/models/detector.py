@@ -139,11 +139,8 @@ class Detector(nn.Module):
                                        cfg.regress_ranges_frames, cfg.center_sample_radius)
                    for s, m in zip(segs_frames, segment_modality)]
         pos = torch.stack([t.positive for t in targets]) & out.point_mask  # (B, L)
-        def taught(known):
-            chosen = pos & torch.stack([k[t.segment] if len(k) else t.positive for k, t in zip(known, targets)])
-            return chosen, chosen.sum().clamp(min=1).float()
-        edged, n_edged = taught(sure)
-        coarse, n_coarse = taught(rough)
+        edged, n_edged = _assigned_to(pos, targets, sure)
+        coarse, n_coarse = _assigned_to(pos, targets, rough)
         dist = torch.stack([t.distances_frames for t in targets])  # (B, L, 2)
         modality = torch.stack([t.modality for t in targets])  # (B, L)
         n_pos = pos.sum().clamp(min=1).float()
@@ -168,6 +165,12 @@ class Detector(nn.Module):
         return decode_proposals(out, batch,
                                 self.cfg.decode_topk if topk is None else topk,
                                 self.cfg.decode_min_score if min_score is None else min_score)
+
+
+def _assigned_to(pos: torch.Tensor, targets, chosen) -> tuple[torch.Tensor, torch.Tensor]:
+    """Positive locations (B, L) whose assigned segment is ``chosen`` (B x (N_i,) bool), and their count (>= 1)."""
+    sel = pos & torch.stack([c[t.segment] if len(c) else t.positive for c, t in zip(chosen, targets)])
+    return sel, sel.sum().clamp(min=1).float()
 
 
 def add_to_levels(fused: list, masks: list, x: torch.Tensor, mask: torch.Tensor, strides) -> list:
