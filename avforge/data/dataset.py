@@ -163,5 +163,6 @@ def collate(items: list[FeatureItem]) -> Batch:
             labels("frame_labels"), labels("audio_labels"), labels("visual_labels"))
         batch.segments = [torch.from_numpy(it.segments).float() for it in items]
         batch.segment_modality = [torch.from_numpy(it.segment_modality) for it in items]
-        batch.segment_pseudo = [torch.from_numpy(it.segment_pseudo) for it in items]
+        batch.segment_pseudo = [torch.from_numpy(np.zeros(len(it.segments), dtype=bool) if it.segment_pseudo is None
+                                                 else it.segment_pseudo) for it in items]
     return batch
