@@ -178,6 +178,10 @@ def test_avdeepfake1m_layout_loads_with_splits_by_speaker(avdf_root):
                                     / rec.file.replace(".mp4", ".json")).read_text())
             assert per_video["modify_type"] == rec.modify_type.value and per_video["transcripts"]
             assert len(per_video["operations"]) == len(rec.fake_segments)
+            heard = [(w["word"], w["start"]) for w in per_video["transcripts"]]
+            for op in per_video["operations"]:  # the transcript follows the audio: old words gone, new ones in
+                inside = [word for word, start in heard if op["start"] <= start < op["end"]]
+                assert " ".join(inside) == op["new_word" if rec.modify_type.audio_fake else "old_word"], (rec.file, op)
             if rec.modify_type is not ModifyType.REAL:
                 assert rec.original == str(Path(rec.file).with_name("real.mp4"))
     assert all(len(splits) == 1 for splits in speakers.values()) and len(speakers) == 3

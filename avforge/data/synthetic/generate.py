@@ -172,7 +172,8 @@ def _lip_phonemes(src: _Source, reps: list, lag_s: float) -> list[Timed]:
 def _describe(src: _Source, mt: ModifyType, reps: list, speaker: Speaker) -> SynthVideo:
     heard = list(src.speech.words)
     if mt.audio_fake:  # the transcript follows the audio
-        heard = [w for w in heard if not any(r.start_s <= w.start_s < r.end_s for r in reps)]
+        # spans start at the first replaced word's start rounded to 0.1 ms: compare rounded starts
+        heard = [w for w in heard if not any(r.start_s <= round(w.start_s, 4) < r.end_s for r in reps)]
         heard += [Timed(r.new_text, r.start_s, r.end_s) for r in reps]
     n_frames = len(src.frames)
     return SynthVideo(mt, tuple((r.start_s, r.end_s) for r in reps), n_frames, len(src.wave),
