@@ -5,8 +5,9 @@ import argparse
 from pathlib import Path
 
 from avforge.core.errors import AvforgeError
-from avforge.data import DATASETS, load_dataset
+from avforge.data import DATASETS, detect_layout, load_dataset
 from avforge.data.manifest import manifest_entries, write_manifest
+from avforge.data.words import dataset_words, write_words
 
 SPLITS = ("train", "dev", "val", "test", "testA", "testB")
 
@@ -20,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="manifest to write (.jsonl)")
     parser.add_argument("--check-files", action="store_true",
                         help="fail unless every listed video exists inside the root (symlinks resolved)")
+    parser.add_argument("--words", type=Path, default=None,
+                        help="also write the videos' word timings (JSON) for training's data.train_words: "
+                             "pseudo-forgeries then start and end at word boundaries")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +34,15 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             raise AvforgeError(f"{len(missing)} of {len(entries)} videos of split {args.split!r} are missing "
                                f"(first: {missing[0]})", path=args.root)
+    if args.words is not None:  # before the manifest: a failure leaves neither file
+        layout = detect_layout(args.root) if args.dataset == "synthetic" else args.dataset
+        words = dataset_words(layout, args.root, args.split, (r.file for r in records))
+        if not words:
+            raise AvforgeError(f"no word timings for any video of split {args.split!r} (LAV-DF: the full "
+                               "metadata.json has them; AV-Deepfake1M: the per-video JSONs' transcripts)",
+                               path=args.root)
+        write_words(args.words, words)
+        print(f"wrote word timings of {len(words)} of {len(records)} videos to {args.words}")
     count = write_manifest(args.out, records, args.root)
     unlabelled = sum(not r.labelled for r in records)
     fake = sum(r.is_fake for r in records)

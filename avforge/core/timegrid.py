@@ -41,6 +41,13 @@ class TimeGrid:
             mask |= (centers >= start_s) & (centers < end_s)
         return mask
 
+    def frame_runs(self, segments) -> np.ndarray:
+        """(N, 2) int ``[start, stop)``: the frames whose centre lies inside each ``(start_s, end_s)``
+        (the frames ``segments_to_mask`` sets)."""
+        t = np.asarray(segments, dtype=np.float64).reshape(-1, 2)
+        k = np.floor(t * self.fps - 0.5)  # the first centre >= t is frame k or k + 1 (same test as the mask)
+        return (k + ((k + 0.5) / self.fps < t)).astype(np.int64)
+
     def mask_to_segments(self, mask) -> list[tuple[float, float]]:
         """Runs of True frames as ``(start_s, end_s)`` segments."""
         m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])

@@ -6,6 +6,7 @@ labels.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,12 +66,14 @@ class FeatureDataset(torch.utils.data.Dataset):
     the shorter one. Larger differences raise ``AvforgeError``.
     ``splice_prob``: chance that a labelled item gets one pseudo-forgery (``avforge.data.splice``:
     a word of one stream replaced by the clip's own stream from elsewhere), labelled as a forgery
-    of that stream; reproducible like the crops.
+    of that stream; reproducible like the crops. ``words``: optional file -> (W, 2) word timings in
+    seconds (``avforge.data.words``); a clip that has them gets its pseudo-forgeries at word boundaries.
     """
 
     def __init__(self, entries, visual_store, audio_store, max_frames: int | None = None, seed: int = 0,
-                 splice_prob: float = 0.0):
+                 splice_prob: float = 0.0, words: Mapping[str, np.ndarray] | None = None):
         self.records = [_entry_record(e) for e in entries]
+        self.words = words or {}
         self.visual_store, self.audio_store = visual_store, audio_store
         self.max_frames, self.seed, self.epoch, self.splice_prob = max_frames, seed, 0, splice_prob
 
@@ -132,7 +135,9 @@ class FeatureDataset(torch.utils.data.Dataset):
             return visual, audio, []
         forged = VIDEO_GRID.segments_to_mask(record.fake_segments, len(visual))
         features = {"visual": visual, "audio": audio}
-        splice = plan_splice(features, forged, window, rng)
+        words = self.words.get(record.file)
+        splice = plan_splice(features, forged, window, rng,
+                             None if words is None else VIDEO_GRID.frame_runs(words))
         if splice is None:
             return visual, audio, []
         features = apply_splice(features, splice)

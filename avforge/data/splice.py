@@ -12,6 +12,12 @@ replaces (by at least half of what two random frames of the clip differ, so a pa
 a pause, which changes nothing, is never labelled fake) and, among those, its first and last frames
 continue the surrounding frames most smoothly (no jump at the edges to learn instead).
 Indices are frames of the features' grid; the dataset turns them into seconds.
+
+With the clip's word timings (``words``, from the dataset's transcripts; ``avforge manifest
+--words``), the span is one or two whole words and the donor starts where another word starts:
+a pseudo-forgery then begins and ends where LAV-DF's and AV-Deepfake1M's forgeries do, at word
+boundaries, and the lips (or speech) pasted in are another word's from its first frame. Without
+them, or when no word run fits, the span starts at a random frame.
 """
 from __future__ import annotations
 
@@ -55,27 +61,55 @@ def _edge_jump(x: np.ndarray, start: int, stop: int, donor: int) -> float:
     return jump
 
 
+def _word_runs(words: np.ndarray, counts: np.ndarray, lo: int, hi: int) -> list[tuple[int, int]]:
+    """Runs [start, stop) of one or two consecutive words inside frames [lo, hi), of a pseudo-forgery's
+    length, touching no forgery (``counts``: cumulative count of frames near one)."""
+    runs = []
+    for i in range(len(words)):
+        for j in (i, i + 1):
+            if j < len(words):
+                a, b = int(words[i, 0]), int(words[j, 1])
+                if (SPAN_FRAMES[0] <= b - a <= SPAN_FRAMES[1] and lo <= a and b <= hi
+                        and counts[b] == counts[a]):
+                    runs.append((a, b))
+    return runs
+
+
+def _free_starts(counts: np.ndarray, span: int) -> np.ndarray:
+    """(T - span + 1,) bool: frames [i, i + span) touch no forgery."""
+    return counts[span:] - counts[:-span] == 0 if len(counts) > span else np.zeros(0, dtype=bool)
+
+
 def plan_splice(features: dict[str, np.ndarray], forged: np.ndarray, window: tuple[int, int],
-                rng: np.random.Generator) -> Splice | None:
+                rng: np.random.Generator, words: np.ndarray | None = None) -> Splice | None:
     """Choose one pseudo-forgery inside frames ``window`` = (lo, hi) of a clip; None if none fits.
 
     ``features``: stream name -> (T, C) array; ``forged``: (T,) bool, frames any real forgery touched
-    (a pseudo-forgery and its donor keep ``MARGIN_FRAMES`` away from them).
+    (a pseudo-forgery and its donor keep ``MARGIN_FRAMES`` away from them); ``words``: optional (W, 2)
+    frame runs [start, stop) of the clip's words in time order (module docstring).
     """
     stream = STREAMS[int(rng.integers(len(STREAMS)))]
     x = features[stream]
     n = len(x)
-    lo, hi = window
-    span = int(rng.integers(SPAN_FRAMES[0], SPAN_FRAMES[1] + 1))
+    lo, hi = window[0], min(window[1], n)
     near_forged = np.convolve(forged.astype(np.int64), np.ones(2 * MARGIN_FRAMES + 1, dtype=np.int64), "same") > 0
-    # free[i]: frames [i, i + span) touch no forgery (cumulative count over windows of ``span``)
     counts = np.concatenate(([0], np.cumsum(near_forged)))
-    free = counts[span:] - counts[:-span] == 0 if n >= span else np.zeros(0, dtype=bool)
-    starts = lo + np.flatnonzero(free[lo:max(lo, min(hi, n) - span + 1)])
-    if not len(starts):
-        return None
-    start = int(rng.choice(starts))
+    runs = _word_runs(words, counts, lo, hi) if words is not None and len(words) else []
+    if runs:
+        start, stop = runs[int(rng.integers(len(runs)))]
+        span = stop - start
+        free = _free_starts(counts, span)
+    else:
+        span = int(rng.integers(SPAN_FRAMES[0], SPAN_FRAMES[1] + 1))
+        free = _free_starts(counts, span)
+        starts = lo + np.flatnonzero(free[lo:max(lo, hi - span + 1)])
+        if not len(starts):
+            return None
+        start = int(rng.choice(starts))
     donors = np.flatnonzero(free & (np.abs(np.arange(len(free)) - start) >= span + MIN_SHIFT_FRAMES))
+    if runs:  # another word's lips (or speech) from its first frame, where one fits
+        at_words = np.intersect1d(donors, words[:, 0])
+        donors = at_words if len(at_words) else donors
     if not len(donors):
         return None
     donors = rng.choice(donors, min(CANDIDATES, len(donors)), replace=False)

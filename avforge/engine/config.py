@@ -32,6 +32,9 @@ class DataConfig:
     # chance per training clip of one pseudo-forgery: a word of the audio or the lips replaced by the
     # clip's own stream from elsewhere, so only lip-speech disagreement marks it (avforge/data/splice.py)
     splice_prob: float = 0.0
+    # word timings of the training videos (avforge manifest --words; "" = none): pseudo-forgeries are then
+    # cut at word boundaries, where real datasets' forgeries start and end (avforge/data/splice.py)
+    train_words: str = ""
 
     def __post_init__(self):
         if self.max_frames < 1:

@@ -9,6 +9,7 @@ from avforge.core.config import save_config, to_dict
 from avforge.core.errors import AvforgeError
 from avforge.core.types import ModifyType
 from avforge.data.dataset import FeatureDataset, collate
+from avforge.data.words import read_words
 from avforge.data.manifest import read_manifest
 from avforge.engine.config import ExperimentConfig
 from avforge.engine.distributed import process_group
@@ -28,9 +29,10 @@ def open_store(root: str, missing: str) -> FeatureStore:
 
 
 def feature_dataset(manifest, visual: FeatureStore, audio: FeatureStore, max_frames: int | None,
-                    seed: int = 0, real_only: bool = False, splice_prob: float = 0.0) -> FeatureDataset:
-    """Dataset of a manifest (``real_only``: its real videos; ``splice_prob``: pseudo-forgeries, see
-    FeatureDataset); every video must have features in both stores (checked up front)."""
+                    seed: int = 0, real_only: bool = False, splice_prob: float = 0.0,
+                    words_file: str = "") -> FeatureDataset:
+    """Dataset of a manifest (``real_only``: its real videos; ``splice_prob``, ``words_file``: pseudo-forgeries,
+    see FeatureDataset); every video must have features in both stores (checked up front)."""
     entries = read_manifest(manifest)
     if real_only:
         entries = [e for e in entries if e.record.modify_type is ModifyType.REAL]
@@ -39,7 +41,9 @@ def feature_dataset(manifest, visual: FeatureStore, audio: FeatureStore, max_fra
         if missing:
             raise AvforgeError(f"{len(missing)} video(s) of {manifest} have no {name} features, e.g. "
                                f"{missing[:3]} (run avforge extract first)", path=store.root)
-    return FeatureDataset(entries, visual, audio, max_frames=max_frames, seed=seed, splice_prob=splice_prob)
+    words = read_words(words_file) if words_file else None
+    return FeatureDataset(entries, visual, audio, max_frames=max_frames, seed=seed, splice_prob=splice_prob,
+                          words=words)
 
 
 def _pretrain_sync(cfg: ExperimentConfig, sync_dir: Path, visual: FeatureStore, audio: FeatureStore, ctx,
@@ -81,7 +85,7 @@ def train_experiment(cfg: ExperimentConfig, exp_dir, device: str = "cpu") -> lis
     if not cfg.data.train_manifest:
         raise AvforgeError("data.train_manifest is not set (add --set data.train_manifest=FILE)")
     train_set = feature_dataset(cfg.data.train_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed,
-                                splice_prob=cfg.data.splice_prob)
+                                splice_prob=cfg.data.splice_prob, words_file=cfg.data.train_words)
     val_set = (feature_dataset(cfg.data.val_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed)
                if cfg.data.val_manifest else None)
     with process_group(device) as ctx:

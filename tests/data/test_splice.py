@@ -131,3 +131,45 @@ def test_dataset_labels_a_pseudo_forgery_as_a_forgery_of_its_stream():
 def test_splice_prob_outside_0_1_is_a_config_error(bad):
     with pytest.raises(AvforgeError, match="splice_prob"):
         DataConfig(splice_prob=bad)
+
+
+def test_with_word_timings_a_splice_is_whole_words_and_its_donor_starts_a_word():
+    n = 200
+    features = {"visual": speech_like(n, 8, 0), "audio": speech_like(n, 5, 1)}
+    forged = np.zeros(n, dtype=bool)
+    forged[90:110] = True
+    bounds = np.cumsum(np.r_[3, np.tile([7, 9, 5, 11, 8], 8)])  # words of 5-11 frames, back to back
+    words = np.c_[bounds[:-1], bounds[1:]][bounds[1:] <= n]
+    runs = {(int(a), int(b)) for a, b in words} | {(int(words[i, 0]), int(words[i + 1, 1])) for i in range(len(words) - 1)}
+    spans = set()
+    for seed in range(60):
+        splice = plan_splice(features, forged, (40, 160), np.random.default_rng(seed), words)
+        span = splice.stop - splice.start
+        assert (splice.start, splice.stop) in runs and SPAN_FRAMES[0] <= span <= SPAN_FRAMES[1]
+        assert 40 <= splice.start and splice.stop <= 160
+        assert not forged[splice.start - MARGIN_FRAMES:splice.stop + MARGIN_FRAMES].any()
+        assert splice.donor in words[:, 0] and abs(splice.donor - splice.start) >= span + MIN_SHIFT_FRAMES
+        assert not forged[max(0, splice.donor - MARGIN_FRAMES):splice.donor + span + MARGIN_FRAMES].any()
+        spans.add(span)
+    assert len(spans) >= 4  # one- and two-word runs of several lengths
+    # no run of 1-2 words fits the window: back to random frames
+    splice = plan_splice(features, forged, (40, 160), np.random.default_rng(0), np.array([[0, 30]]))
+    assert splice is not None and 40 <= splice.start
+
+
+def test_dataset_cuts_pseudo_forgeries_at_the_clip_s_word_boundaries():
+    words_s = np.arange(0.12, 9.9, 0.36)  # a word every 9 frames, starting mid-frame
+    words = {"real.mp4": np.c_[words_s[:-1], words_s[1:]]}
+    spliced = FeatureDataset(RECORDS, VISUAL, AUDIO, max_frames=150, seed=3, splice_prob=1.0, words=words)
+    plain = FeatureDataset(RECORDS, VISUAL, AUDIO, max_frames=150, seed=3, splice_prob=1.0)
+    on_words = set()
+    for epoch in range(4):
+        spliced.set_epoch(epoch), plain.set_epoch(epoch)
+        item = spliced[0]
+        (start_s, end_s), = item.segments[item.segment_pseudo] + item.offset_s
+        # words start on frame edges here (3 + 9k frames), so the pseudo-forgery starts exactly at one
+        assert np.abs(words_s - start_s).min() < 1e-6
+        assert round((end_s - start_s) * 25) in (9, 18)
+        on_words.add(start_s)
+        assert plain[1].segments.tolist() == spliced[1].segments.tolist()  # a clip without timings: as before
+    assert len(on_words) > 1

@@ -327,3 +327,16 @@ def test_detect_crop_puts_every_speakers_mouth_at_one_place_and_scale():
     assert np.all(spread["detect"] < 0.04), spread  # place (x, y) and mouth width
     assert np.all(spread["fixed"][:2] > 3 * spread["detect"][:2]), spread
     assert spread["fixed"][2] > 1.5 * spread["detect"][2], spread
+
+
+def test_manifest_words_of_the_synthetic_data_are_its_transcripts(avdf_root, tmp_path):
+    words = tmp_path / "train.words.json"
+    assert main(["manifest", "--dataset", "synthetic", "--root", str(avdf_root), "--split", "train",
+                 "--out", str(tmp_path / "train.jsonl"), "--words", str(words)]) == 0
+    timings = json.loads(words.read_text())
+    records = load_avdeepfake1m(avdf_root, "train")
+    assert sorted(timings) == sorted(r.file for r in records)
+    for rec in records:
+        per_video = json.loads((avdf_root / "train_metadata" / rec.file.replace(".mp4", ".json")).read_text())
+        heard = sorted({(w["start"], w["end"]) for w in per_video["transcripts"]})
+        assert timings[rec.file] == [list(span) for span in heard] != []
