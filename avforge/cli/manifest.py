@@ -37,12 +37,10 @@ def run(args: argparse.Namespace) -> int:
     if args.words is not None:  # before the manifest: a failure leaves neither file
         layout = detect_layout(args.root) if args.dataset == "synthetic" else args.dataset
         words = dataset_words(layout, args.root, args.split, (r.file for r in records))
-        if not words:
-            raise AvforgeError(f"no word timings for any video of split {args.split!r} (LAV-DF: the full "
-                               "metadata.json has them; AV-Deepfake1M: the per-video JSONs' transcripts)",
-                               path=args.root)
         write_words(args.words, words)
-        print(f"wrote word timings of {len(words)} of {len(records)} videos to {args.words}")
+        none = "" if words else (" (none in the metadata: LAV-DF's full metadata.json and AV-Deepfake1M's "
+                                 "per-video JSONs have them; pseudo-forgeries will start at random frames)")
+        print(f"wrote word timings of {len(words)} of {len(records)} videos to {args.words}{none}")
     count = write_manifest(args.out, records, args.root)
     unlabelled = sum(not r.labelled for r in records)
     fake = sum(r.is_fake for r in records)

@@ -18,7 +18,6 @@ import orjson
 
 from avforge.core.errors import AvforgeError
 from avforge.core.fileio import read_json, write_text
-from avforge.data.lavdf import find_metadata
 from avforge.data.metadata import read_record_list
 
 
@@ -44,10 +43,9 @@ def parse_words(entries) -> np.ndarray:
 
 
 def _lavdf_words(root, files: set[str]) -> dict[str, np.ndarray]:
-    path = find_metadata(root)
-    if path.name != "metadata.json":
-        raise AvforgeError("word timings are in the full metadata.json; this folder has only "
-                           f"{path.name}, which drops them", path=root)
+    path = Path(root) / "metadata.json"  # metadata.min.json has none
+    if not path.is_file():
+        return {}
     out = {}
     for i, item in enumerate(read_record_list(path)):
         if isinstance(item, dict) and item.get("file") in files and "timestamps" in item:
@@ -74,7 +72,8 @@ def _avdeepfake1m_words(root, split: str, files: set[str]) -> dict[str, np.ndarr
 
 
 def dataset_words(layout: str, root, split: str, files) -> dict[str, np.ndarray]:
-    """Word timings of ``files`` (record keys) of one split, for those whose metadata has them."""
+    """Word timings of ``files`` (record keys) of one split, for those whose metadata has them (none
+    at all is not an error: such videos get pseudo-forgeries at random frames)."""
     files = set(files)
     return _lavdf_words(root, files) if layout == "lavdf" else _avdeepfake1m_words(root, split, files)
 

@@ -93,6 +93,10 @@ def train_experiment(cfg: ExperimentConfig, exp_dir, device: str = "cpu") -> lis
                     "model_args": {"visual_dim": visual.dim, "audio_dim": audio.dim},
                     "features": {"visual": visual.spec.to_dict(), "audio": audio.spec.to_dict()},
                     "feature_storage": {"visual": visual.dtype.name, "audio": audio.dtype.name}}
+        if ctx.is_main and cfg.data.train_words and cfg.data.splice_prob > 0:
+            timed = sum(r.file in train_set.words for r in train_set.records)
+            print(f"pseudo-forgeries at word boundaries in {timed} of {len(train_set)} training videos "
+                  f"(word timings: {cfg.data.train_words}); the others at random frames", flush=True)
         sync_weights = _pretrain_sync(cfg, exp_dir / SYNC_DIR, visual, audio, ctx, run_info)
 
         def detector():

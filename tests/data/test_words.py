@@ -28,9 +28,10 @@ def test_lavdf_timings_come_from_the_full_metadata_only(tmp_path):
     words = dataset_words("lavdf", tmp_path, "train", ["train/000000.mp4", "train/000001.mp4"])
     assert list(words) == ["train/000000.mp4"]  # a record without timestamps has none
     np.testing.assert_allclose(words["train/000000.mp4"], [[0.0, 0.3], [0.3, 0.8]])
-    (tmp_path / "metadata.json").rename(tmp_path / "metadata.min.json")
-    with pytest.raises(AvforgeError, match="full metadata.json"):
-        dataset_words("lavdf", tmp_path, "train", ["train/000000.mp4"])
+    (tmp_path / "metadata.min.json").write_text("[]")  # preferred for the records; timings stay in metadata.json
+    assert list(dataset_words("lavdf", tmp_path, "train", ["train/000000.mp4"])) == ["train/000000.mp4"]
+    (tmp_path / "metadata.json").unlink()  # the min file alone has none: no timings, not an error
+    assert dataset_words("lavdf", tmp_path, "train", ["train/000000.mp4"]) == {}
 
 
 def test_avdeepfake1m_timings_come_from_the_per_video_transcripts(tmp_path):
@@ -59,7 +60,7 @@ def test_a_words_file_round_trips_and_a_bad_one_names_itself(tmp_path):
             read_words(tmp_path / "bad.json")
 
 
-def test_manifest_writes_the_word_timings_or_nothing(tmp_path, capsys):
+def test_manifest_writes_the_word_timings_even_where_there_are_none(tmp_path, capsys):
     items = [lavdf_item("train/000000.mp4", "train", timestamps=[["a", 0.0, 0.3]]),
              lavdf_item("train/000001.mp4", "train", timestamps=[["b", 0.1, 0.4], ["c", 0.4, 0.6]])]
     write(tmp_path / "metadata.json", items)
@@ -72,7 +73,10 @@ def test_manifest_writes_the_word_timings_or_nothing(tmp_path, capsys):
     for item in items:
         del item["timestamps"]
     write(tmp_path / "metadata.json", items)
+    assert main(args + ["--words", str(words)]) == 0
+    assert json.loads(words.read_text()) == {} and "0 of 2 videos" in capsys.readouterr().out
+    write(tmp_path / "metadata.json", [{**items[0], "timestamps": [["a", 0.5, 0.1]]}, items[1]])
     out.unlink(), words.unlink()
-    assert main(args + ["--words", str(words)]) != 0
-    assert "no word timings" in capsys.readouterr().err
+    assert main(args + ["--words", str(words)]) != 0  # malformed timings: an error, and neither file
+    assert "metadata.json" in capsys.readouterr().err
     assert not out.exists() and not words.exists()
