@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check-files", action="store_true",
                         help="fail unless every listed video exists inside the root (symlinks resolved)")
     parser.add_argument("--words", type=Path, default=None,
-                        help="also write the videos' word timings (JSON) for training's data.train_words: "
+                        help="also write the videos' word timings (JSON lines) for training's data.train_words: "
                              "pseudo-forgeries then start and end at word boundaries")
 
 

@@ -6,8 +6,10 @@ JSONs under ``{split}_metadata/`` (``transcripts``: ``{"word", "start", "end"}``
 benchmark writes both. Training uses them to cut pseudo-forgeries at word boundaries
 (``avforge.data.splice``), never at inference.
 
-A word-timings file is one JSON object ``{file: [[start_s, end_s], ...]}``, words in time order;
-``avforge manifest --words`` writes it.
+A word-timings file has one JSON line per video, ``[file, [[start_s, end_s], ...]]``, words in time
+order; ``avforge manifest --words`` writes it (~0.3 KB per video of 16 words). Read line by line, it
+holds ~0.6 KB per such video in memory (measured): ~0.7 GB per training process for AV-Deepfake1M's
+1.1M training videos.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import numpy as np
 import orjson
 
 from avforge.core.errors import AvforgeError
-from avforge.core.fileio import read_json, write_text
+from avforge.core.fileio import atomic_path, read_json
 from avforge.data.metadata import read_record_list
 
 
@@ -80,16 +82,26 @@ def dataset_words(layout: str, root, split: str, files) -> dict[str, np.ndarray]
 
 def write_words(path, words: dict[str, np.ndarray]) -> None:
     """Write a word-timings file atomically (times rounded to 0.1 ms)."""
-    write_text(path, orjson.dumps({f: np.round(w, 4).tolist() for f, w in sorted(words.items())}).decode())
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        for file, spans in sorted(words.items()):
+            f.write(orjson.dumps([file, np.round(spans, 4).tolist()]) + b"\n")
 
 
 def read_words(path) -> dict[str, np.ndarray]:
-    """A word-timings file -> {file: (W, 2) seconds}; a malformed file is an error naming it."""
-    data = read_json(path)
-    if not isinstance(data, dict):
-        raise AvforgeError(f"expected a JSON object {{file: [[start_s, end_s], ...]}}, got {type(data).__name__}",
-                           path=path)
-    try:
-        return {str(f): parse_words(w) for f, w in data.items()}
-    except ValueError as exc:
-        raise AvforgeError(str(exc), path=path) from None
+    """A word-timings file -> {file: (W, 2) seconds}; a malformed line is an error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise AvforgeError("word-timings file not found", path=path)
+    out = {}
+    with open(path, "rb") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = orjson.loads(line)
+                if not (isinstance(row, list) and len(row) == 2 and isinstance(row[0], str)):
+                    raise ValueError("expected [file, [[start_s, end_s], ...]]")
+                out[row[0]] = parse_words(row[1])
+            except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
+                raise AvforgeError(f"line {lineno}: {exc}", path=path) from None
+    return out

@@ -9,8 +9,8 @@ from avforge.core.config import save_config, to_dict
 from avforge.core.errors import AvforgeError
 from avforge.core.types import ModifyType
 from avforge.data.dataset import FeatureDataset, collate
-from avforge.data.words import read_words
 from avforge.data.manifest import read_manifest
+from avforge.data.words import read_words
 from avforge.engine.config import ExperimentConfig
 from avforge.engine.distributed import process_group
 from avforge.engine.trainer import Trainer

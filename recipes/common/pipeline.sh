@@ -28,7 +28,7 @@ feats="$exp_dir/features"
 
 # --splice_at_words true: the training videos' word timings (from the metadata's transcripts) place
 # the pseudo-forgeries at word boundaries (avforge/data/splice.py)
-words_file="$exp_dir/manifests/$train_split.words.json"
+words_file="$exp_dir/manifests/$train_split.words.jsonl"
 case "$splice_at_words" in
   true) words_sets=(--set "data.train_words=$words_file") ;;
   false) words_sets=() ;;

@@ -330,10 +330,10 @@ def test_detect_crop_puts_every_speakers_mouth_at_one_place_and_scale():
 
 
 def test_manifest_words_of_the_synthetic_data_are_its_transcripts(avdf_root, tmp_path):
-    words = tmp_path / "train.words.json"
+    words = tmp_path / "train.words.jsonl"
     assert main(["manifest", "--dataset", "synthetic", "--root", str(avdf_root), "--split", "train",
                  "--out", str(tmp_path / "train.jsonl"), "--words", str(words)]) == 0
-    timings = json.loads(words.read_text())
+    timings = dict(json.loads(line) for line in words.read_text().splitlines())
     records = load_avdeepfake1m(avdf_root, "train")
     assert sorted(timings) == sorted(r.file for r in records)
     for rec in records:

@@ -7,6 +7,10 @@ import pytest
 from avforge.cli.main import main
 from avforge.core.errors import AvforgeError
 from avforge.data.words import dataset_words, parse_words, read_words, write_words
+
+
+def lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
 from tests.data.test_loaders import av1m_item, lavdf_item, write
 
 
@@ -50,31 +54,32 @@ def test_avdeepfake1m_timings_come_from_the_per_video_transcripts(tmp_path):
 
 def test_a_words_file_round_trips_and_a_bad_one_names_itself(tmp_path):
     words = {"b.mp4": np.array([[0.12345678, 0.5]]), "a.mp4": np.zeros((0, 2))}
-    write_words(tmp_path / "w.json", words)
-    back = read_words(tmp_path / "w.json")
+    write_words(tmp_path / "w.jsonl", words)
+    back = read_words(tmp_path / "w.jsonl")
     assert sorted(back) == ["a.mp4", "b.mp4"] and back["a.mp4"].shape == (0, 2)
     np.testing.assert_allclose(back["b.mp4"], [[0.1235, 0.5]])
-    for text in ("[1, 2]", '{"a.mp4": [[0.5, 0.1]]}', "{"):
+    for text in ("[1, 2]", '["a.mp4", [[0.5, 0.1]]]', "{", '{"a.mp4": [[0.1, 0.5]]}'):
         write(tmp_path / "bad.json", text)
         with pytest.raises(AvforgeError, match="bad.json"):
             read_words(tmp_path / "bad.json")
+    with pytest.raises(AvforgeError, match="none.jsonl: word-timings file not found"):
+        read_words(tmp_path / "none.jsonl")
 
 
 def test_manifest_writes_the_word_timings_even_where_there_are_none(tmp_path, capsys):
     items = [lavdf_item("train/000000.mp4", "train", timestamps=[["a", 0.0, 0.3]]),
              lavdf_item("train/000001.mp4", "train", timestamps=[["b", 0.1, 0.4], ["c", 0.4, 0.6]])]
     write(tmp_path / "metadata.json", items)
-    out, words = tmp_path / "m" / "train.jsonl", tmp_path / "m" / "train.words.json"
+    out, words = tmp_path / "m" / "train.jsonl", tmp_path / "m" / "train.words.jsonl"
     args = ["manifest", "--dataset", "lavdf", "--root", str(tmp_path), "--split", "train", "--out", str(out)]
     assert main(args + ["--words", str(words)]) == 0
-    assert json.loads(words.read_text()) == {"train/000000.mp4": [[0.0, 0.3]],
-                                             "train/000001.mp4": [[0.1, 0.4], [0.4, 0.6]]}
+    assert lines(words) == [["train/000000.mp4", [[0.0, 0.3]]], ["train/000001.mp4", [[0.1, 0.4], [0.4, 0.6]]]]
     assert len(out.read_text().splitlines()) == 2
     for item in items:
         del item["timestamps"]
     write(tmp_path / "metadata.json", items)
     assert main(args + ["--words", str(words)]) == 0
-    assert json.loads(words.read_text()) == {} and "0 of 2 videos" in capsys.readouterr().out
+    assert lines(words) == [] and "0 of 2 videos" in capsys.readouterr().out
     write(tmp_path / "metadata.json", [{**items[0], "timestamps": [["a", 0.5, 0.1]]}, items[1]])
     out.unlink(), words.unlink()
     assert main(args + ["--words", str(words)]) != 0  # malformed timings: an error, and neither file

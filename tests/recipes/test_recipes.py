@@ -85,10 +85,10 @@ def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
             storage = json.loads((tmp_path / "exp" / "features" / kind / STORE_INFO).read_text())["storage"]
             assert storage == {"dtype": "float16", "layout": "packed"}
     # both real-data recipes cut pseudo-forgeries at the training videos' word timings
-    words = json.loads((tmp_path / "exp" / "manifests" / "train.words.json").read_text())
+    words = dict(json.loads(line) for line in (tmp_path / "exp" / "manifests" / "train.words.jsonl").read_text().splitlines())
     train = (tmp_path / "exp" / "manifests" / "train.jsonl").read_text().splitlines()
     assert len(words) == len(train) and all(len(w) > 3 for w in words.values())
-    assert f"train_words: {tmp_path / 'exp' / 'manifests' / 'train.words.json'}" in \
+    assert f"train_words: {tmp_path / 'exp' / 'manifests' / 'train.words.jsonl'}" in \
         (tmp_path / "exp" / "train" / "config.yaml").read_text()
 
 
