@@ -18,9 +18,13 @@ import stat
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+
+import orjson
 
 from avforge.core.errors import AvforgeError
+
+T = TypeVar("T")
 
 TEMP_TAG = ".avtmp-"
 OTHER_HOST_STALE_S = 86_400  # another host's temp file is stale after a day (its pid cannot be checked)
@@ -161,6 +165,24 @@ def read_json(path):
 
 def write_jsonl(path, rows: Iterable[dict]) -> None:
     write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def parse_jsonl(path, parse_row: Callable[[object], T], missing: str = "file not found") -> list[T]:
+    """``parse_row`` of every non-blank line's JSON value; a bad line (invalid JSON, or ``parse_row``
+    raising ValueError / TypeError / AvforgeError) is a one-line error naming the file and the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise AvforgeError(missing, path=path)
+    out = []
+    with open(path, "rb") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(parse_row(orjson.loads(line)))
+            except (AvforgeError, TypeError, ValueError) as exc:  # orjson.JSONDecodeError is a ValueError
+                raise AvforgeError(f"line {lineno}: {exc}", path=path) from None
+    return out
 
 
 def read_jsonl(path) -> list[dict]:

@@ -13,7 +13,7 @@ from typing import Iterable
 import orjson
 
 from avforge.core.errors import AvforgeError
-from avforge.core.fileio import atomic_path
+from avforge.core.fileio import atomic_path, parse_jsonl
 from avforge.core.types import VideoRecord
 from avforge.data.metadata import path_problem
 
@@ -94,23 +94,14 @@ def _share_extra(row: dict, extras: dict) -> None:
 def read_manifest(path) -> list[ManifestEntry]:
     """Read a manifest; relative ``path`` values are taken relative to the manifest's folder."""
     path = Path(path)
-    if not path.is_file():
-        raise AvforgeError("manifest not found", path=path)
-    entries, extras = [], {}
-    with open(path, "rb") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = orjson.loads(line)
-                if not isinstance(row, dict):
-                    raise ValueError(f"expected a JSON object, got {type(row).__name__}")
-                video = row.pop("path", None)
-                if not isinstance(video, str) or not video:
-                    raise ValueError("missing 'path'")
-                _share_extra(row, extras)
-                record = VideoRecord.from_dict(row)
-            except (AvforgeError, TypeError, ValueError) as exc:  # orjson.JSONDecodeError is a ValueError
-                raise AvforgeError(f"line {lineno}: {exc}", path=path) from None
-            entries.append(ManifestEntry(record, path.parent / video))
-    return entries
+    extras: dict = {}
+
+    def entry(row) -> ManifestEntry:
+        if not isinstance(row, dict):
+            raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+        video = row.pop("path", None)
+        if not isinstance(video, str) or not video:
+            raise ValueError("missing 'path'")
+        _share_extra(row, extras)
+        return ManifestEntry(VideoRecord.from_dict(row), path.parent / video)
+    return parse_jsonl(path, entry, missing="manifest not found")

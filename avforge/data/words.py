@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from avforge.core.errors import AvforgeError
-from avforge.core.fileio import atomic_path, read_json
+from avforge.core.fileio import atomic_path, parse_jsonl, read_json
 from avforge.data.metadata import read_record_list
 
 
@@ -87,21 +87,12 @@ def write_words(path, words: dict[str, np.ndarray]) -> None:
             f.write(orjson.dumps([file, np.round(spans, 4).tolist()]) + b"\n")
 
 
+def _timed_video(row) -> tuple[str, np.ndarray]:
+    if not (isinstance(row, list) and len(row) == 2 and isinstance(row[0], str)):
+        raise ValueError("expected [file, [[start_s, end_s], ...]]")
+    return row[0], parse_words(row[1])
+
+
 def read_words(path) -> dict[str, np.ndarray]:
     """A word-timings file -> {file: (W, 2) seconds}; a malformed line is an error naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise AvforgeError("word-timings file not found", path=path)
-    out = {}
-    with open(path, "rb") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = orjson.loads(line)
-                if not (isinstance(row, list) and len(row) == 2 and isinstance(row[0], str)):
-                    raise ValueError("expected [file, [[start_s, end_s], ...]]")
-                out[row[0]] = parse_words(row[1])
-            except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
-                raise AvforgeError(f"line {lineno}: {exc}", path=path) from None
-    return out
+    return dict(parse_jsonl(path, _timed_video, missing="word-timings file not found"))
