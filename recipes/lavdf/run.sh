@@ -23,7 +23,7 @@ top_k=100
 score_threshold=0
 protocol=lavdf
 ngpu=0
-splice_at_words=true             # pseudo-forgeries cut at the word timings of the metadata (needs metadata.json; README)
+splice_at_words=false            # true: pseudo-forgeries cut at the metadata's word timings (sharper edges, more false alarms; README)
 store=files                      # feature stores: files (one float32 .npy per video) | packed16 (float16, a few large files)
 recipe_options=(train_set splice_at_words stage stop_stage data_root exp_dir seed visual_encoder lip_weights crop
   audio_encoder audio_layer config nms top_k score_threshold protocol ngpu store)

@@ -64,7 +64,7 @@ def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
                    check=True, env=env, capture_output=True)
     common = ["--data_root", str(data), "--exp_dir", str(tmp_path / "exp"), "--train_set", TINY[-1]]
     if layout == "lavdf":
-        run_recipe("lavdf", *common)
+        run_recipe("lavdf", *common, "--splice_at_words", "true")
         metrics = json.loads((tmp_path / "exp" / "metrics_test.json").read_text())
         assert metrics["protocol"] == "lavdf" and metrics["split"] == "test"
         # scored on exactly the test records of the metadata, with LAV-DF's thresholds and caps
@@ -84,12 +84,16 @@ def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
         for kind in ("visual", "audio"):  # AV-Deepfake1M's size: float16 features in a few packed files
             storage = json.loads((tmp_path / "exp" / "features" / kind / STORE_INFO).read_text())["storage"]
             assert storage == {"dtype": "float16", "layout": "packed"}
-    # both real-data recipes cut pseudo-forgeries at the training videos' word timings
-    words = dict(json.loads(line) for line in (tmp_path / "exp" / "manifests" / "train.words.jsonl").read_text().splitlines())
-    train = (tmp_path / "exp" / "manifests" / "train.jsonl").read_text().splitlines()
-    assert len(words) == len(train) and all(len(w) > 3 for w in words.values())
-    assert f"train_words: {tmp_path / 'exp' / 'manifests' / 'train.words.jsonl'}" in \
-        (tmp_path / "exp" / "train" / "config.yaml").read_text()
+    # --splice_at_words true (LAV-DF here): pseudo-forgeries cut at the training videos' word timings
+    words_file = tmp_path / "exp" / "manifests" / "train.words.jsonl"
+    config = (tmp_path / "exp" / "train" / "config.yaml").read_text()
+    if layout == "lavdf":
+        words = dict(json.loads(line) for line in words_file.read_text().splitlines())
+        train = (tmp_path / "exp" / "manifests" / "train.jsonl").read_text().splitlines()
+        assert len(words) == len(train) and all(len(w) > 3 for w in words.values())
+        assert f"train_words: {words_file}" in config
+    else:  # the default: random cuts
+        assert not words_file.exists() and "train_words: ''" in config
 
 
 def test_recipe_rejects_unknown_option_and_missing_data(tmp_path):
