@@ -185,16 +185,6 @@ def parse_jsonl(path, parse_row: Callable[[object], T], missing: str = "file not
     return out
 
 
-def read_jsonl(path) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        raise AvforgeError("file not found", path=path)
-    rows = []
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise AvforgeError(f"line {lineno} is not valid JSON ({exc.msg})", path=path) from None
-    return rows
+def read_jsonl(path) -> list:
+    """Every non-blank line's JSON value."""
+    return parse_jsonl(path, lambda row: row)
