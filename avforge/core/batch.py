@@ -28,6 +28,9 @@ class Batch:
     # B x (N_i,) bool: True for pseudo-forgeries made in training (data.splice), whose edges are where
     # features were cut, not where a forger put them; None = none of them is
     segment_pseudo: list[torch.Tensor] | None = None
+    # B x (W_i, 2) seconds: the clip's spoken words (data.train_words), empty where unknown; None = none known
+    words: list[torch.Tensor] | None = None
+    words_known: torch.Tensor | None = None  # (B,) bool: the clip has word timings
 
     def to(self, device) -> "Batch":
         out = {}

@@ -37,6 +37,7 @@ class FeatureItem:
     segments: np.ndarray | None = None  # (N, 2) seconds, fused fake segments inside the clip
     segment_modality: np.ndarray | None = None  # (N,) ids into MODALITIES
     segment_pseudo: np.ndarray | None = None  # (N,) bool: a pseudo-forgery of ``data.splice``, not a label
+    words: np.ndarray | None = None  # (W, 2) seconds, the spoken words inside the clip; None = unknown
 
 
 def _modality_segments(record: VideoRecord, modality: str):
@@ -67,13 +68,15 @@ class FeatureDataset(torch.utils.data.Dataset):
     ``splice_prob``: chance that a labelled item gets one pseudo-forgery (``avforge.data.splice``:
     a word of one stream replaced by the clip's own stream from elsewhere), labelled as a forgery
     of that stream; reproducible like the crops. ``words``: optional file -> (W, 2) word timings in
-    seconds (``avforge.data.words``); a clip that has them gets its pseudo-forgeries at word boundaries.
+    seconds (``avforge.data.words``), handed on with each item; ``splice_at_words``: a clip that has them
+    gets its pseudo-forgeries at word boundaries.
     """
 
     def __init__(self, entries, visual_store, audio_store, max_frames: int | None = None, seed: int = 0,
-                 splice_prob: float = 0.0, words: Mapping[str, np.ndarray] | None = None):
+                 splice_prob: float = 0.0, words: Mapping[str, np.ndarray] | None = None,
+                 splice_at_words: bool = False):
         self.records = [_entry_record(e) for e in entries]
-        self.words = words or {}
+        self.words, self.splice_at_words = words or {}, splice_at_words
         self.visual_store, self.audio_store = visual_store, audio_store
         self.max_frames, self.seed, self.epoch, self.splice_prob = max_frames, seed, 0, splice_prob
 
@@ -114,6 +117,9 @@ class FeatureDataset(torch.utils.data.Dataset):
         visual, audio = visual[start_idx:start_idx + n], audio[start_idx:start_idx + n]
         offset_s, duration_s = float(VIDEO_GRID.time_of(start_idx)), float(VIDEO_GRID.time_of(n))
         item = FeatureItem(record.file, visual, audio, offset_s, duration_s)
+        words = self.words.get(record.file)
+        if words is not None:
+            item.words = _clip_segments(words, offset_s, offset_s + duration_s)
         if not record.labelled:
             return item
         end_s = offset_s + duration_s
@@ -135,7 +141,7 @@ class FeatureDataset(torch.utils.data.Dataset):
             return visual, audio, []
         forged = VIDEO_GRID.segments_to_mask(record.fake_segments, len(visual))
         features = {"visual": visual, "audio": audio}
-        words = self.words.get(record.file)
+        words = self.words.get(record.file) if self.splice_at_words else None
         splice = plan_splice(features, forged, window, rng,
                              None if words is None else VIDEO_GRID.frame_runs(words))
         if splice is None:
@@ -170,4 +176,7 @@ def collate(items: list[FeatureItem]) -> Batch:
         batch.segment_modality = [torch.from_numpy(it.segment_modality) for it in items]
         batch.segment_pseudo = [torch.from_numpy(np.zeros(len(it.segments), dtype=bool) if it.segment_pseudo is None
                                                  else it.segment_pseudo) for it in items]
+    if any(it.words is not None for it in items):
+        batch.words = [torch.from_numpy(np.zeros((0, 2)) if it.words is None else it.words).float() for it in items]
+        batch.words_known = torch.tensor([it.words is not None for it in items])
     return batch

@@ -32,9 +32,11 @@ class DataConfig:
     # chance per training clip of one pseudo-forgery: a word of the audio or the lips replaced by the
     # clip's own stream from elsewhere, so only lip-speech disagreement marks it (avforge/data/splice.py)
     splice_prob: float = 0.0
-    # word timings of the training videos (avforge manifest --words; "" = none): pseudo-forgeries are then
-    # cut at word boundaries, where real datasets' forgeries start and end (avforge/data/splice.py)
+    # word timings of the training videos (avforge manifest --words; "" = none), where real datasets'
+    # forgeries start and end: targets of model.word_edges, and with splice_at_words the places where
+    # pseudo-forgeries are cut (avforge/data/splice.py; measured, not a default: README)
     train_words: str = ""
+    splice_at_words: bool = False
 
     def __post_init__(self):
         if self.max_frames < 1:

@@ -30,7 +30,7 @@ def open_store(root: str, missing: str) -> FeatureStore:
 
 def feature_dataset(manifest, visual: FeatureStore, audio: FeatureStore, max_frames: int | None,
                     seed: int = 0, real_only: bool = False, splice_prob: float = 0.0,
-                    words_file: str = "") -> FeatureDataset:
+                    words_file: str = "", splice_at_words: bool = False) -> FeatureDataset:
     """Dataset of a manifest (``real_only``: its real videos; ``splice_prob``, ``words_file``: pseudo-forgeries,
     see FeatureDataset); every video must have features in both stores (checked up front)."""
     entries = read_manifest(manifest)
@@ -43,7 +43,19 @@ def feature_dataset(manifest, visual: FeatureStore, audio: FeatureStore, max_fra
                                f"{missing[:3]} (run avforge extract first)", path=store.root)
     words = read_words(words_file) if words_file else None
     return FeatureDataset(entries, visual, audio, max_frames=max_frames, seed=seed, splice_prob=splice_prob,
-                          words=words)
+                          words=words, splice_at_words=splice_at_words)
+
+
+def _word_timings_note(cfg: ExperimentConfig, train_set: FeatureDataset) -> str:
+    """One line: how many training videos have word timings, and what uses them."""
+    if not cfg.data.train_words:
+        return "model.word_edges: no word timings (data.train_words is not set), so no word-edge target"
+    timed = sum(r.file in train_set.words for r in train_set.records)
+    uses = ["word-edge targets"] if cfg.model.word_edges else []
+    if cfg.data.splice_at_words and cfg.data.splice_prob > 0:
+        uses.append("pseudo-forgeries at word boundaries (the others at random frames)")
+    return (f"word timings ({cfg.data.train_words}) for {timed} of {len(train_set)} training videos: "
+            f"{', '.join(uses) or 'unused (model.word_edges and data.splice_at_words are false)'}")
 
 
 def _pretrain_sync(cfg: ExperimentConfig, sync_dir: Path, visual: FeatureStore, audio: FeatureStore, ctx,
@@ -85,7 +97,8 @@ def train_experiment(cfg: ExperimentConfig, exp_dir, device: str = "cpu") -> lis
     if not cfg.data.train_manifest:
         raise AvforgeError("data.train_manifest is not set (add --set data.train_manifest=FILE)")
     train_set = feature_dataset(cfg.data.train_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed,
-                                splice_prob=cfg.data.splice_prob, words_file=cfg.data.train_words)
+                                splice_prob=cfg.data.splice_prob, words_file=cfg.data.train_words,
+                                splice_at_words=cfg.data.splice_at_words)
     val_set = (feature_dataset(cfg.data.val_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed)
                if cfg.data.val_manifest else None)
     with process_group(device) as ctx:
@@ -93,10 +106,8 @@ def train_experiment(cfg: ExperimentConfig, exp_dir, device: str = "cpu") -> lis
                     "model_args": {"visual_dim": visual.dim, "audio_dim": audio.dim},
                     "features": {"visual": visual.spec.to_dict(), "audio": audio.spec.to_dict()},
                     "feature_storage": {"visual": visual.dtype.name, "audio": audio.dtype.name}}
-        if ctx.is_main and cfg.data.train_words and cfg.data.splice_prob > 0:
-            timed = sum(r.file in train_set.words for r in train_set.records)
-            print(f"pseudo-forgeries at word boundaries in {timed} of {len(train_set)} training videos "
-                  f"(word timings: {cfg.data.train_words}); the others at random frames", flush=True)
+        if ctx.is_main and (cfg.data.train_words or cfg.model.word_edges):
+            print(_word_timings_note(cfg, train_set), flush=True)
         sync_weights = _pretrain_sync(cfg, exp_dir / SYNC_DIR, visual, audio, ctx, run_info)
 
         def detector():

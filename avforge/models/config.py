@@ -54,6 +54,9 @@ class DetectorConfig:
     refine_window_frames: int = 2  # the refiner samples features at +-this many frames around a boundary
     edge_head: bool = False  # auxiliary dense targets: does a segment start / end between frames k-1
     # and k, for every k (models/edges.py); sharpens the fused features the boundaries come from
+    # auxiliary dense targets where spoken words start / end (data.train_words), from the same fused
+    # features: real datasets' forgeries replace words, so their edges are word edges (models/edges.py)
+    word_edges: bool = False
     # What pseudo-forgeries (data.splice_prob) teach besides that they are fake (class, attribution,
     # frames), one of PSEUDO_BOUNDARIES: "all" their edges (regression, refinement, quality, edge head);
     # "coarse" the anchor-free regression only; "none" nothing: boundaries come from labelled forgeries
@@ -69,6 +72,7 @@ class DetectorConfig:
     w_frame: float = 1.0  # BCE on fused per-frame fake logits
     w_frame_modality: float = 1.0  # BCE on audio and visual per-frame logits (each)
     w_edges: float = 1.0  # class-balanced BCE of the edge head (model.edge_head)
+    w_word_edges: float = 1.0  # class-balanced BCE of the word-edge head (model.word_edges)
     w_bm: float = 1.0  # boundary-matching map loss
     bm_loss: str = "mse"  # "mse" (BA-TFD) or "bce" on IoU targets
     w_contrastive: float = 0.1  # BA-TFD audio-visual contrastive loss

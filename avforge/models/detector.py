@@ -7,11 +7,11 @@ from torch import nn
 
 from avforge.core.batch import Batch
 from avforge.core.errors import AvforgeError
-from avforge.core.types import Proposals
+from avforge.core.types import MODALITIES, Proposals
 from avforge.models import losses
 from avforge.models.config import DetectorConfig
 from avforge.models.decode import decode_proposals
-from avforge.models.edges import EdgeHead, edge_loss, edge_targets
+from avforge.models.edges import EdgeHead, edge_loss, edge_targets, word_edge_targets
 from avforge.models.fusion import PyramidFusion
 from avforge.models.heads import AnchorFreeHead, BoundaryMatchingHead, FrameHeads, VideoHead
 from avforge.models.layers import ModalityEncoder, apply_mask
@@ -42,6 +42,7 @@ class Detector(nn.Module):
         self.refiner = (BoundaryRefiner(cfg.dim, cfg.refine_window_frames)
                         if cfg.uses_anchor_free and cfg.refine_boundaries else None)
         self.edges = EdgeHead(cfg.dim, cfg.kernel_size) if cfg.edge_head else None
+        self.word_edges = EdgeHead(cfg.dim, cfg.kernel_size) if cfg.word_edges else None
         self.bm = BoundaryMatchingHead(cfg.dim, cfg.bm_dim, cfg.bm_max_duration_frames) if cfg.uses_bm else None
         self.sync = SyncNet(visual_dim, audio_dim, cfg.sync_dim, cfg.sync_max_offset_frames,
                             cfg.sync_kernel_size, cfg.sync_hidden) if cfg.sync else None
@@ -84,6 +85,8 @@ class Detector(nn.Module):
                 out.boundaries_frames, out.quality_logits = self.refiner(fused[0], mask, points, out.reg_frames)
         if self.edges is not None:
             out.edge_logits = self.edges(fused[0], mask)
+        if self.word_edges is not None and self.training:
+            out.word_edge_logits = self.word_edges(fused[0], mask)
         if self.bm is not None:
             out.bm_logits = self.bm(fused[0], mask)
         return out
@@ -119,16 +122,29 @@ class Detector(nn.Module):
         if out.edge_logits is not None:
             targets, counted = zip(*(edge_targets(s[k], int(n), unsure_frames=s[~k])
                                      for s, k, n in zip(segs_frames, sure, mask.sum(1))))
-            t_len = out.edge_logits.shape[1]
-            targets = torch.stack([F.pad(t, (0, 0, 0, t_len - len(t))) for t in targets])
-            counted = torch.stack([F.pad(c, (0, t_len - len(c))) for c in counted])
-            terms["edges"] = cfg.w_edges * edge_loss(out.edge_logits, targets, counted)
+            terms["edges"] = cfg.w_edges * edge_loss(out.edge_logits, _pad_edges(targets, out), _pad_edges(counted, out))
+        if out.word_edge_logits is not None:
+            terms["word_edges"] = cfg.w_word_edges * self._word_edge_loss(out, batch, segs_frames)
         if out.bm_logits is not None:
             iou = torch.stack([bm_iou_targets(s, mask.shape[1], cfg.bm_max_duration_frames) for s in segs_frames])
             cell_mask = self.bm.cell_mask(mask)
             terms["bm"] = cfg.w_bm * losses.bm_map_loss(out.bm_logits, iou, cell_mask, cfg.bm_loss)
         terms["total"] = sum(terms.values())
         return terms
+
+    @staticmethod
+    def _word_edge_loss(out: DetectorOutput, batch: Batch, segs_frames) -> torch.Tensor:
+        """The word-edge head's loss on the clips with word timings; zero, but still in the graph (as
+        distributed training needs every parameter to be), when none has them."""
+        if batch.words is None:
+            return 0.0 * out.word_edge_logits.sum()
+        mask, audio = out.mask, MODALITIES.index("audio")
+        pseudo = batch.segment_pseudo or [None] * len(segs_frames)
+        replaced = [s[p.to(s.device) & (m.to(s.device) == audio)] if p is not None else s[:0]
+                    for s, p, m in zip(segs_frames, pseudo, batch.segment_modality)]
+        targets, counted = zip(*(word_edge_targets(segments_to_frames(w).to(mask.device), int(n), bool(known), cut)
+                                 for w, n, known, cut in zip(batch.words, mask.sum(1), batch.words_known, replaced)))
+        return edge_loss(out.word_edge_logits, _pad_edges(targets, out), _pad_edges(counted, out))
 
     def _anchor_free_loss(self, out: DetectorOutput, segs_frames, segment_modality, sure,
                           rough) -> dict[str, torch.Tensor]:
@@ -165,6 +181,12 @@ class Detector(nn.Module):
         return decode_proposals(out, batch,
                                 self.cfg.decode_topk if topk is None else topk,
                                 self.cfg.decode_min_score if min_score is None else min_score)
+
+
+def _pad_edges(per_clip, out: DetectorOutput) -> torch.Tensor:
+    """Per-clip (T_i + 1, ...) edge tensors -> one (B, T + 1, ...) tensor, zero (not counted) on padding."""
+    t_len = out.mask.shape[1] + 1
+    return torch.stack([F.pad(x, (0, 0) * (x.dim() - 1) + (0, t_len - len(x))) for x in per_clip])
 
 
 def _assigned_to(pos: torch.Tensor, targets, chosen) -> tuple[torch.Tensor, torch.Tensor]:

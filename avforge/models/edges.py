@@ -67,6 +67,18 @@ def edge_targets(segments_frames: torch.Tensor, n_frames: int, sigma: float = TA
     return targets, counted
 
 
+def word_edge_targets(words_frames: torch.Tensor, n_frames: int, known: bool,
+                      replaced_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Targets for where spoken words (W, 2) (fractional frames) start and end, as ``edge_targets``;
+    no edge counts when the clip's words are not ``known``, nor inside (or within ``UNSURE_RADIUS_FRAMES``
+    of) audio that training replaced (``replaced_frames`` (M, 2)), whose words are another's."""
+    targets, counted = edge_targets(words_frames, n_frames)
+    k = torch.arange(n_frames + 1, device=targets.device, dtype=torch.float32)
+    inside = ((k[:, None] >= replaced_frames[None, :, 0] - UNSURE_RADIUS_FRAMES)
+              & (k[:, None] <= replaced_frames[None, :, 1] + UNSURE_RADIUS_FRAMES)).any(dim=1)
+    return targets, counted & ~inside & bool(known)
+
+
 def edge_loss(logits: torch.Tensor, targets: torch.Tensor, counted: torch.Tensor) -> torch.Tensor:
     """Start term + end term, each a class-balanced BCE over the counted edges (logits and targets
     (B, T + 1, 2)): edges near a boundary (target > 0.5) and the rest carry equal total weight, as

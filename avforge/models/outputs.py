@@ -35,6 +35,7 @@ class DetectorOutput:
     boundaries_frames: torch.Tensor | None = None  # (B, L, 2) refined [start, end], frames from clip start
     quality_logits: torch.Tensor | None = None  # (B, L) predicted IoU of the refined segment (logit)
     edge_logits: torch.Tensor | None = None  # (B, T + 1, 2) start / end logits per frame edge (edge head)
+    word_edge_logits: torch.Tensor | None = None  # (B, T + 1, 2) word start / end logits per edge (training aid)
     # boundary-matching head (None without it)
     bm_logits: torch.Tensor | None = None  # (B, D, T): [d, t] scores proposal frames [t, t + d + 1)
 

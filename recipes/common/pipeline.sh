@@ -26,19 +26,24 @@ splits=("$train_split" "$val_split" "$test_split")
 train_sets=(); for kv in $train_set; do train_sets+=(--set "$kv"); done
 feats="$exp_dir/features"
 
-# --splice_at_words true: the training videos' word timings (from the metadata's transcripts) place
-# the pseudo-forgeries at word boundaries (avforge/data/splice.py)
+# The training videos' word timings (from the metadata's transcripts), written by stage 1 when asked for:
+# --splice_at_words true places the pseudo-forgeries at word boundaries (avforge/data/splice.py),
+# --word_edges true trains the word-edge target (avforge/models/edges.py)
 words_file="$exp_dir/manifests/$train_split.words.jsonl"
-case "$splice_at_words" in
-  true) words_sets=(--set "data.train_words=$words_file") ;;
-  false) words_sets=() ;;
-  *) echo "$0: error: --splice_at_words must be true or false, got '$splice_at_words'" >&2; exit 2 ;;
-esac
+for flag in splice_at_words word_edges; do
+  case "${!flag}" in
+    true|false) ;;
+    *) echo "$0: error: --$flag must be true or false, got '${!flag}'" >&2; exit 2 ;;
+  esac
+done
+if [ "$splice_at_words" = true ] || [ "$word_edges" = true ]; then need_words=true; else need_words=false; fi
+words_sets=(--set "data.splice_at_words=$splice_at_words" --set "model.word_edges=$word_edges")
+if [ "$need_words" = true ]; then words_sets+=(--set "data.train_words=$words_file"); fi
 
 stage_manifests() {
   for split in "${splits[@]}"; do
     local words=()
-    if [ "$split" = "$train_split" ] && [ "$splice_at_words" = true ]; then words=(--words "$words_file"); fi
+    if [ "$split" = "$train_split" ] && [ "$need_words" = true ]; then words=(--words "$words_file"); fi
     python -m avforge manifest --dataset "$dataset" --root "$data_root" --split "$split" \
       --out "$exp_dir/manifests/$split.jsonl" --check-files "${words[@]}"
   done
@@ -118,10 +123,10 @@ data_sig="$(opts train_split val_split)metadata:sha256=$(metadata_files | sha256
 visual_sig="$(opts visual_encoder crop store)$(content lip_weights)"
 audio_sig="$(opts audio_layer store)$(content audio_encoder)"
 train_inputs="$data_sig$visual_sig$audio_sig"  # what training reads besides its own options
-run_stage 1 "manifests" "$(opts $common test_split splice_at_words)$data_sig" stage_manifests
+run_stage 1 "manifests" "$(opts $common test_split splice_at_words word_edges)$data_sig" stage_manifests
 run_stage 2 "visual features" "$(opts $common)$visual_sig" stage_visual
 run_stage 3 "audio features" "$(opts $common)$audio_sig" stage_audio
-run_stage 4 "train" "$(opts $common seed train_set splice_at_words)$(content config_file)" stage_train
+run_stage 4 "train" "$(opts $common seed train_set splice_at_words word_edges)$(content config_file)" stage_train
 run_stage 5 "infer" "$(opts $common test_split)" stage_predict
 run_stage 6 "post-process" "$(opts $common nms top_k score_threshold)" stage_postprocess
 run_stage 7 "report" "$(opts $common protocol)$(content test_labels test_files)" stage_report

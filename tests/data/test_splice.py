@@ -6,7 +6,7 @@ import pytest
 
 from avforge.core.errors import AvforgeError
 from avforge.core.types import VideoRecord
-from avforge.data.dataset import FeatureDataset
+from avforge.data.dataset import FeatureDataset, collate
 from avforge.data.splice import MARGIN_FRAMES, MIN_SHIFT_FRAMES, SPAN_FRAMES, apply_splice, plan_splice
 from avforge.engine.config import DataConfig
 
@@ -160,7 +160,8 @@ def test_with_word_timings_a_splice_is_whole_words_and_its_donor_starts_a_word()
 def test_dataset_cuts_pseudo_forgeries_at_the_clip_s_word_boundaries():
     words_s = np.arange(0.12, 9.9, 0.36)  # a word every 9 frames, starting mid-frame
     words = {"real.mp4": np.c_[words_s[:-1], words_s[1:]]}
-    spliced = FeatureDataset(RECORDS, VISUAL, AUDIO, max_frames=150, seed=3, splice_prob=1.0, words=words)
+    spliced = FeatureDataset(RECORDS, VISUAL, AUDIO, max_frames=150, seed=3, splice_prob=1.0, words=words,
+                             splice_at_words=True)
     plain = FeatureDataset(RECORDS, VISUAL, AUDIO, max_frames=150, seed=3, splice_prob=1.0)
     on_words = set()
     for epoch in range(4):
@@ -173,3 +174,22 @@ def test_dataset_cuts_pseudo_forgeries_at_the_clip_s_word_boundaries():
         on_words.add(start_s)
         assert plain[1].segments.tolist() == spliced[1].segments.tolist()  # a clip without timings: as before
     assert len(on_words) > 1
+
+
+def test_word_timings_travel_with_each_crop_and_move_the_cuts_only_when_asked_to():
+    words_s = np.arange(0.12, 9.9, 0.36)
+    words = {"real.mp4": np.c_[words_s[:-1], words_s[1:]]}
+    timed = FeatureDataset(RECORDS, VISUAL, AUDIO, max_frames=150, seed=3, splice_prob=1.0, words=words)
+    plain = FeatureDataset(RECORDS, VISUAL, AUDIO, max_frames=150, seed=3, splice_prob=1.0)
+    for epoch in range(3):
+        timed.set_epoch(epoch), plain.set_epoch(epoch)
+        item = timed[0]
+        assert item.segments.tolist() == plain[0].segments.tolist()  # cut at random frames, as without timings
+        inside = words["real.mp4"][(words["real.mp4"][:, 1] > item.offset_s)
+                                   & (words["real.mp4"][:, 0] < item.offset_s + item.duration_s)]
+        expected = np.clip(inside - item.offset_s, 0, item.duration_s)
+        np.testing.assert_allclose(item.words, expected)
+        assert timed[1].words is None
+    batch = collate([timed[0], timed[1]])
+    assert batch.words_known.tolist() == [True, False] and len(batch.words[0]) == len(item.words)
+    assert len(batch.words[1]) == 0 and collate([plain[0]]).words is None

@@ -66,7 +66,8 @@ def test_every_shipped_config_builds_and_trains_every_parameter(name):
 
     def item(file, labels, segments, modality):
         return FeatureItem(file, rng.normal(size=(40, 4)).astype(np.float32), rng.normal(size=(40, 3)).astype(np.float32),
-                           0.0, 1.6, labels, labels.copy(), np.zeros(40, bool), segments, modality)
+                           0.0, 1.6, labels, labels.copy(), np.zeros(40, bool), segments, modality,
+                           words=np.array([[0.1, 0.4], [0.4, 0.8], [0.8, 1.3]]))  # for model.word_edges
 
     batch = collate([item("a.mp4", fake, np.array([[0.4, 0.8]]), np.array([0])),
                      item("b.mp4", np.zeros(40, bool), np.zeros((0, 2)), np.zeros(0, np.int64))])

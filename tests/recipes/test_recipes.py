@@ -40,6 +40,11 @@ def test_synthetic_recipe_end_to_end_resumes_and_reruns_postprocessing(tmp_path)
     assert metrics["protocol"] == "avdeepfake1m" and metrics["split"] == "test"
     assert metrics["ap"]["0.5"] > LEARNED_AP50 and metrics["auc"] is not None
     assert "AP@0.5" in out  # the metrics table is printed
+    # word edges (the synthetic recipe's default): stage 1 wrote the training videos' word timings
+    words = (tmp_path / "exp" / "manifests" / "train.words.jsonl").read_text().splitlines()
+    assert len(words) == len((tmp_path / "exp" / "manifests" / "train.jsonl").read_text().splitlines())
+    config = (tmp_path / "exp" / "train" / "config.yaml").read_text()
+    assert "word_edges: true" in config and "splice_at_words: false" in config and "train.words.jsonl" in config
 
     again = stage_lines(run_recipe("synthetic", *common))
     assert len(again) == 8 and all(line.endswith("done, skipped") for line in again)
@@ -64,7 +69,7 @@ def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
                    check=True, env=env, capture_output=True)
     common = ["--data_root", str(data), "--exp_dir", str(tmp_path / "exp"), "--train_set", TINY[-1]]
     if layout == "lavdf":
-        run_recipe("lavdf", *common, "--splice_at_words", "true")
+        run_recipe("lavdf", *common, "--splice_at_words", "true", "--word_edges", "true")
         metrics = json.loads((tmp_path / "exp" / "metrics_test.json").read_text())
         assert metrics["protocol"] == "lavdf" and metrics["split"] == "test"
         # scored on exactly the test records of the metadata, with LAV-DF's thresholds and caps
@@ -84,22 +89,27 @@ def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
         for kind in ("visual", "audio"):  # AV-Deepfake1M's size: float16 features in a few packed files
             storage = json.loads((tmp_path / "exp" / "features" / kind / STORE_INFO).read_text())["storage"]
             assert storage == {"dtype": "float16", "layout": "packed"}
-    # --splice_at_words true (LAV-DF here): pseudo-forgeries cut at the training videos' word timings
+    # word timings: LAV-DF here with --splice_at_words true (and word edges, its default false, turned on);
+    # AV-Deepfake1M with neither, its default: no timings written, none used
     words_file = tmp_path / "exp" / "manifests" / "train.words.jsonl"
     config = (tmp_path / "exp" / "train" / "config.yaml").read_text()
     if layout == "lavdf":
         words = dict(json.loads(line) for line in words_file.read_text().splitlines())
         train = (tmp_path / "exp" / "manifests" / "train.jsonl").read_text().splitlines()
         assert len(words) == len(train) and all(len(w) > 3 for w in words.values())
-        assert f"train_words: {words_file}" in config
-    else:  # the default: random cuts
-        assert not words_file.exists() and "train_words: ''" in config
+        assert f"train_words: {words_file}" in config and "splice_at_words: true" in config
+        assert "word_edges: true" in config
+    else:
+        assert not words_file.exists() and "train_words: ''" in config and "word_edges: false" in config
 
 
 def test_recipe_rejects_unknown_option_and_missing_data(tmp_path):
     proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--no_such_flag", "1"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown option --no_such_flag" in proc.stderr
+    proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--word_edges", "yes"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "--word_edges must be true or false, got 'yes'" in proc.stderr
     proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--data_root", str(tmp_path),
                            "--exp_dir", str(tmp_path / "exp"), "--stop_stage", "0"], capture_output=True, text=True)
     assert proc.returncode == 1 and "no metadata.json" in proc.stdout
