@@ -24,7 +24,9 @@ Rows (model overrides on top of avforge/configs/synthetic_small.yaml; anchor-fre
   concat_sync                concatenation fusion + the same sync branch
   default                    concat_sync + pseudo-forgeries from splicing (data.splice_prob 0.5; the default config)
   bm                         discrepancy fusion with the BA-TFD boundary-matching head instead
-Every row but ``default`` trains without pseudo-forgeries (data.splice_prob=0).
+Every row but ``default`` trains without pseudo-forgeries (data.splice_prob=0). Every row reads the
+training videos' word timings when the recipe wrote them (``MANIFESTS/train.words.jsonl``: the
+config's model.word_edges target; ``--set data.train_words=`` to change or drop them).
 """
 from __future__ import annotations
 
@@ -80,9 +82,10 @@ def run_row(name: str, overrides: list[str], args) -> dict:
     row_dir.mkdir(parents=True, exist_ok=True)
     log.write_text("")
     train = real_only_manifests(args.manifests, args.exp_root) if args.real_only else args.manifests
+    words = args.manifests / "train.words.jsonl"  # written by the recipe's stage 1
     sets = [f"data.train_manifest={train}/train.jsonl", f"data.val_manifest={train}/val.jsonl",
             f"data.visual_store={args.features}/visual", f"data.audio_store={args.features}/audio",
-            *overrides, *args.set]
+            *([f"data.train_words={words}"] if words.exists() else []), *overrides, *args.set]
     start, cpu0 = time.perf_counter(), _children_cpu_s()
     _cli("train", "--config", args.config, "--exp-dir", str(exp), *[a for s in sets for a in ("--set", s)], log=log)
     train_s, train_cpu_s = time.perf_counter() - start, _children_cpu_s() - cpu0

@@ -27,7 +27,7 @@ score_threshold=0
 protocol=avdeepfake1m
 ngpu=0
 splice_at_words=false            # true: pseudo-forgeries cut at the metadata's word timings (sharper edges, more false alarms; README)
-word_edges=false                 # true: also learn where the metadata's words start and end (sharper boundaries; README)
+word_edges=true                  # also learn where the metadata's words start and end (sharper boundaries; README)
 store=packed16                   # feature stores: packed16 (float16, a few large files: 1M videos) | files (one float32 .npy each)
 recipe_options=(train_set splice_at_words word_edges stage stop_stage data_root exp_dir test_split seed visual_encoder lip_weights crop
   audio_encoder audio_layer config nms top_k score_threshold protocol ngpu store)

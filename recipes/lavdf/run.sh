@@ -24,7 +24,7 @@ score_threshold=0
 protocol=lavdf
 ngpu=0
 splice_at_words=false            # true: pseudo-forgeries cut at the metadata's word timings (sharper edges, more false alarms; README)
-word_edges=false                 # true: also learn where the metadata's words start and end (sharper boundaries; README)
+word_edges=true                  # also learn where the metadata's words start and end (sharper boundaries; README)
 store=files                      # feature stores: files (one float32 .npy per video) | packed16 (float16, a few large files)
 recipe_options=(train_set splice_at_words word_edges stage stop_stage data_root exp_dir seed visual_encoder lip_weights crop
   audio_encoder audio_layer config nms top_k score_threshold protocol ngpu store)

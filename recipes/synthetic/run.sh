@@ -30,7 +30,7 @@ score_threshold=0
 protocol=avdeepfake1m
 ngpu=0
 splice_at_words=false            # true: pseudo-forgeries cut at the transcripts' word boundaries (README)
-word_edges=true                  # true: also learn where the transcripts' words start and end (sharper boundaries; README)
+word_edges=true                  # also learn where the transcripts' words start and end (sharper boundaries; README)
 store=files                      # feature stores: files (one float32 .npy per video) | packed16 (float16, a few large files)
 recipe_options=(train_set splice_at_words word_edges stage stop_stage dataset data_root exp_dir n_clips seed difficulty forgery face size workers
   visual_encoder lip_weights crop audio_encoder audio_layer config nms top_k score_threshold protocol ngpu store)

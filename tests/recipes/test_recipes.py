@@ -69,7 +69,7 @@ def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
                    check=True, env=env, capture_output=True)
     common = ["--data_root", str(data), "--exp_dir", str(tmp_path / "exp"), "--train_set", TINY[-1]]
     if layout == "lavdf":
-        run_recipe("lavdf", *common, "--splice_at_words", "true", "--word_edges", "true")
+        run_recipe("lavdf", *common, "--splice_at_words", "true", "--word_edges", "false")
         metrics = json.loads((tmp_path / "exp" / "metrics_test.json").read_text())
         assert metrics["protocol"] == "lavdf" and metrics["split"] == "test"
         # scored on exactly the test records of the metadata, with LAV-DF's thresholds and caps
@@ -89,18 +89,16 @@ def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
         for kind in ("visual", "audio"):  # AV-Deepfake1M's size: float16 features in a few packed files
             storage = json.loads((tmp_path / "exp" / "features" / kind / STORE_INFO).read_text())["storage"]
             assert storage == {"dtype": "float16", "layout": "packed"}
-    # word timings: LAV-DF here with --splice_at_words true (and word edges, its default false, turned on);
-    # AV-Deepfake1M with neither, its default: no timings written, none used
+    # word timings, written by stage 1 and read by training: LAV-DF here cuts pseudo-forgeries at them
+    # (--splice_at_words true) without the word-edge target (on by default); AV-Deepfake1M the defaults
     words_file = tmp_path / "exp" / "manifests" / "train.words.jsonl"
     config = (tmp_path / "exp" / "train" / "config.yaml").read_text()
-    if layout == "lavdf":
-        words = dict(json.loads(line) for line in words_file.read_text().splitlines())
-        train = (tmp_path / "exp" / "manifests" / "train.jsonl").read_text().splitlines()
-        assert len(words) == len(train) and all(len(w) > 3 for w in words.values())
-        assert f"train_words: {words_file}" in config and "splice_at_words: true" in config
-        assert "word_edges: true" in config
-    else:
-        assert not words_file.exists() and "train_words: ''" in config and "word_edges: false" in config
+    words = dict(json.loads(line) for line in words_file.read_text().splitlines())
+    train = (tmp_path / "exp" / "manifests" / "train.jsonl").read_text().splitlines()
+    assert len(words) == len(train) and all(len(w) > 3 for w in words.values())
+    assert f"train_words: {words_file}" in config
+    splice, edges = ("true", "false") if layout == "lavdf" else ("false", "true")
+    assert f"splice_at_words: {splice}" in config and f"word_edges: {edges}" in config
 
 
 def test_recipe_rejects_unknown_option_and_missing_data(tmp_path):
