@@ -31,8 +31,9 @@ def open_store(root: str, missing: str) -> FeatureStore:
 def feature_dataset(manifest, visual: FeatureStore, audio: FeatureStore, max_frames: int | None,
                     seed: int = 0, real_only: bool = False, splice_prob: float = 0.0,
                     words_file: str = "", splice_at_words: bool = False) -> FeatureDataset:
-    """Dataset of a manifest (``real_only``: its real videos; ``splice_prob``, ``words_file``: pseudo-forgeries,
-    see FeatureDataset); every video must have features in both stores (checked up front)."""
+    """Dataset of a manifest (``real_only``: its real videos; ``splice_prob``, ``splice_at_words``: pseudo-forgeries,
+    ``words_file``: word timings, see FeatureDataset); every video must have features in both stores (checked
+    up front)."""
     entries = read_manifest(manifest)
     if real_only:
         entries = [e for e in entries if e.record.modify_type is ModifyType.REAL]

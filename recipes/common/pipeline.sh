@@ -123,7 +123,7 @@ data_sig="$(opts train_split val_split)metadata:sha256=$(metadata_files | sha256
 visual_sig="$(opts visual_encoder crop store)$(content lip_weights)"
 audio_sig="$(opts audio_layer store)$(content audio_encoder)"
 train_inputs="$data_sig$visual_sig$audio_sig"  # what training reads besides its own options
-run_stage 1 "manifests" "$(opts $common test_split splice_at_words word_edges)$data_sig" stage_manifests
+run_stage 1 "manifests" "$(opts $common test_split need_words)$data_sig" stage_manifests
 run_stage 2 "visual features" "$(opts $common)$visual_sig" stage_visual
 run_stage 3 "audio features" "$(opts $common)$audio_sig" stage_audio
 run_stage 4 "train" "$(opts $common seed train_set splice_at_words word_edges)$(content config_file)" stage_train
