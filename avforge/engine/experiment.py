@@ -61,31 +61,35 @@ def _word_timings_note(cfg: ExperimentConfig, train_set: FeatureDataset) -> str:
 
 def _pretrain_sync(cfg: ExperimentConfig, sync_dir: Path, visual: FeatureStore, audio: FeatureStore, ctx,
                    run_info: dict) -> dict | None:
-    """Self-supervised sync training on the real training clips (``model.sync_pretrain_epochs``, more if
-    ``model.sync_pretrain_min_steps`` asks; resumable in ``sync_dir``); returns its final weights, or None
-    when the config has no such stage."""
+    """Self-supervised sync training on the real training clips (``model.sync_real_spans``: on the real spans
+    of every training clip; ``model.sync_pretrain_epochs``, more if ``model.sync_pretrain_min_steps`` asks;
+    resumable in ``sync_dir``); returns its final weights, or None when the config has no such stage."""
     m = cfg.model
     if not m.sync_pretrain_epochs:
         return None
-    real = feature_dataset(cfg.data.train_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed, real_only=True)
-    real_val = (feature_dataset(cfg.data.val_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed,
-                                real_only=True) if cfg.data.val_manifest else None)
+    real_only = not m.sync_real_spans
+    clips = feature_dataset(cfg.data.train_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed,
+                            real_only=real_only)
+    clips_val = (feature_dataset(cfg.data.val_manifest, visual, audio, cfg.data.max_frames, cfg.train.seed,
+                                 real_only=real_only) if cfg.data.val_manifest else None)
+    plural = "s" * (len(clips) != 1)
+    what = f"{len(clips)} real clip{plural}" if real_only else f"the real spans of {len(clips)} clip{plural}"
     per_step = ctx.world_size * cfg.train.grad_accum  # a batch must split evenly over these
-    batch = min(cfg.train.batch_size, len(real) // per_step * per_step)
+    batch = min(cfg.train.batch_size, len(clips) // per_step * per_step)
     if batch < per_step:
-        raise AvforgeError(f"the sync stage trains on real clips only: {len(real)} in the training set, fewer than "
-                           f"one per process and accumulation step ({per_step}); add real clips or set "
+        raise AvforgeError(f"the sync stage trains on {what}, fewer than one per process and accumulation step "
+                           f"({per_step}); add real clips, set model.sync_real_spans=true or set "
                            "model.sync_pretrain_epochs=0", path=cfg.data.train_manifest)
-    epochs = max(m.sync_pretrain_epochs, math.ceil(m.sync_pretrain_min_steps / (len(real) // batch)))
+    epochs = max(m.sync_pretrain_epochs, math.ceil(m.sync_pretrain_min_steps / (len(clips) // batch)))
     if ctx.is_main:
         more = f" (raised from {m.sync_pretrain_epochs} to reach {m.sync_pretrain_min_steps} steps)" \
             if epochs > m.sync_pretrain_epochs else ""
-        print(f"sync stage: {epochs} epochs{more} on {len(real)} real clips (batch {batch})", flush=True)
+        print(f"sync stage: {epochs} epochs{more} on {what} (batch {batch})", flush=True)
     trainer = Trainer(lambda: SyncPretrainModel(visual.dim, audio.dim, m.sync_dim, m.sync_max_offset_frames,
                                                 m.sync_exclude_frames, m.sync_temperature, m.sync_kernel_size,
-                                                m.sync_max_frames, m.sync_hidden),
-                      real, replace(cfg.train, epochs=epochs, batch_size=batch), sync_dir,
-                      collate_fn=collate, ctx=ctx, val_set=real_val, run_info=run_info, log_prefix="sync ")
+                                                m.sync_max_frames, m.sync_hidden, m.sync_real_spans),
+                      clips, replace(cfg.train, epochs=epochs, batch_size=batch), sync_dir,
+                      collate_fn=collate, ctx=ctx, val_set=clips_val, run_info=run_info, log_prefix="sync ")
     trainer.fit()
     return trainer.model.state_dict()
 

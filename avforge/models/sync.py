@@ -1,7 +1,8 @@
 """Lip–speech synchrony: per-frame embeddings of the mouth and of the speech that agree when the
 lips say what is heard (SyncNet-style), learned self-supervised on real clips.
 
-Training signal (``sync_nce_loss``): for every valid frame of a real clip, the visual embedding
+Training signal (``sync_nce_loss``): for every valid frame of a real clip (with ``real_spans``, also
+every frame of a forged clip far enough from its forgeries, ``real_frames``), the visual embedding
 must pick the audio embedding of the same instant (InfoNCE) among the audio of every other frame
 of the batch — the same clip shifted by more than ``exclude_frames`` (other words) and the other
 clips — and the other way round. No forgery label is used, so what is learned is agreement
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from avforge.core.errors import AvforgeError
 from avforge.models.layers import apply_mask
 
 
@@ -55,6 +57,7 @@ class SyncNet(nn.Module):
         self.visual = SyncTower(visual_dim, dim, kernel_size, hidden)
         self.audio = SyncTower(audio_dim, dim, kernel_size, hidden)
         self.max_offset_frames = max_offset_frames
+        self.context_frames = 3 * (kernel_size // 2)  # each embedding sees its frame +- this many
 
     @property
     def n_offsets(self) -> int:
@@ -70,6 +73,13 @@ class SyncNet(nn.Module):
         a_pad = F.pad(apply_mask(a, mask), (0, 0, k, k))  # (B, T + 2K, D)
         windows = a_pad.unfold(1, 2 * k + 1, 1)  # (B, T, D, 2K + 1)
         return apply_mask(torch.einsum("btd,btdk->btk", v, windows), mask)
+
+
+def real_frames(mask: torch.Tensor, frame_labels: torch.Tensor, margin: int) -> torch.Tensor:
+    """(B, T) bool: valid frames more than ``margin`` frames from any fake frame (``frame_labels`` > 0)."""
+    fake = (frame_labels > 0).float().unsqueeze(1)  # (B, 1, T)
+    near = F.max_pool1d(fake, 2 * margin + 1, stride=1, padding=margin).squeeze(1) > 0
+    return mask & ~near
 
 
 def sync_nce_loss(v: torch.Tensor, a: torch.Tensor, mask: torch.Tensor, exclude_frames: int = 2,
@@ -102,11 +112,12 @@ class SyncOutput:
 
     visual: torch.Tensor  # (B, T, D) unit visual sync embeddings
     audio: torch.Tensor  # (B, T, D) unit audio sync embeddings
-    mask: torch.Tensor  # (B, T) bool
+    mask: torch.Tensor  # (B, T) bool: the frames the loss learns from
 
 
 class SyncPretrainModel(nn.Module):
-    """A SyncNet trained alone on real clips (the sync stage of ``avforge train``).
+    """A SyncNet trained alone on real clips (the sync stage of ``avforge train``); with ``real_spans``
+    also on the frames of forged clips that no forged frame reaches through the towers' context.
 
     Its parameters are named ``sync.*`` exactly as the Detector's sync towers, so the trained
     weights load into a Detector with ``load_sync_weights``.
@@ -114,14 +125,19 @@ class SyncPretrainModel(nn.Module):
 
     def __init__(self, visual_dim: int, audio_dim: int, dim: int, max_offset_frames: int,
                  exclude_frames: int, temperature: float, kernel_size: int = 5, max_frames: int | None = None,
-                 hidden: int = 0):
+                 hidden: int = 0, real_spans: bool = False):
         super().__init__()
         self.sync = SyncNet(visual_dim, audio_dim, dim, max_offset_frames, kernel_size, hidden)
         self.exclude_frames, self.temperature, self.max_frames = exclude_frames, temperature, max_frames
+        self.real_spans = real_spans
 
     def forward(self, batch) -> SyncOutput:
         mask = batch.mask.bool()
         v, a = self.sync(batch.visual, batch.audio, mask)
+        if self.real_spans:
+            if batch.frame_labels is None:
+                raise AvforgeError("model.sync_real_spans needs labelled training clips (frame labels)")
+            mask = real_frames(mask, batch.frame_labels, self.sync.context_frames)
         return SyncOutput(v, a, mask)
 
     def loss(self, out: SyncOutput, batch) -> dict[str, torch.Tensor]:

@@ -169,14 +169,20 @@ def test_sync_stage_with_few_real_clips(tmp_path, capsys):
     vis, aud, train = make_feature_data(tmp_path, [60, 80])  # 1 real clip
     argv = ["train", "--config", "synthetic_small", "--exp-dir", str(tmp_path / "exp")]
     sets = TINY + [f"data.visual_store={vis}", f"data.audio_store={aud}", f"data.train_manifest={train}"]
-    for s in sets + ["train.batch_size=2", "train.grad_accum=2"]:
+    for s in sets + ["train.batch_size=2", "train.grad_accum=2", "model.sync_real_spans=false"]:
         argv += ["--set", s]
     rc, out, err = run_cli(argv, capsys)
-    assert rc == 2 and err.count("\n") == 1 and "1 in the training set" in err and "sync_pretrain_epochs=0" in err
+    assert rc == 2 and err.count("\n") == 1 and "trains on 1 real clip," in err and "sync_pretrain_epochs=0" in err
+    # ... unless it also learns from the real spans of the forged clip
+    rc, out, err = run_cli(argv[:4] + [str(tmp_path / "spans")] + argv[5:] + ["--set", "model.sync_real_spans=true"],
+                           capsys)
+    assert rc == 0, err
+    assert "sync stage: 2 epochs on the real spans of 2 clips (batch 2)" in out
     # fewer real clips than a batch: the sync stage takes smaller batches
     vis, aud, train = make_feature_data(tmp_path / "b", [60, 80, 70, 90])  # 2 real clips, batch of 4
     argv = ["train", "--config", "synthetic_small", "--exp-dir", str(tmp_path / "b" / "exp")]
-    for s in TINY + [f"data.visual_store={vis}", f"data.audio_store={aud}", f"data.train_manifest={train}"]:
+    for s in TINY + [f"data.visual_store={vis}", f"data.audio_store={aud}", f"data.train_manifest={train}",
+                     "model.sync_real_spans=false"]:
         argv += ["--set", s]
     rc, out, err = run_cli(argv, capsys)
     assert rc == 0, err

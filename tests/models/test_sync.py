@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from avforge.models import DetectorConfig, build_detector
-from avforge.models.sync import SyncPretrainModel, load_sync_weights, sync_nce_loss
+from avforge.models.sync import SyncPretrainModel, load_sync_weights, real_frames, sync_nce_loss
 from planted_features import AUDIO_DIM, VISUAL_DIM, PlantedGenerator
 
 TINY = dict(dim=16, attn_heads=2, encoder_layers=1, head_layers=1)
@@ -124,3 +124,51 @@ def test_sync_max_frames_below_two_or_negative_hidden_is_a_config_error():
     with pytest.raises(AvforgeError, match="sync_hidden"):
         DetectorConfig(sync=True, sync_hidden=-1)
     assert DetectorConfig(sync=True).sync_max_frames == 4096
+
+
+def test_real_frames_keep_a_margin_around_forged_frames_and_skip_padding():
+    labels = torch.zeros(2, 30)
+    labels[0, 10:15] = 1
+    mask = torch.ones(2, 30, dtype=torch.bool)
+    mask[1, 25:] = False
+    keep = real_frames(mask, labels, margin=3)
+    assert keep[0].tolist() == [t < 7 or t > 17 for t in range(30)]
+    assert torch.equal(keep[1], mask[1])
+
+
+def test_real_spans_learn_from_forged_clips_without_seeing_their_forgeries():
+    """With real_spans the loss reads every frame of a forged clip that no forged frame reaches through the
+    towers' context: changing what the forged frames hold changes nothing; without it the clip is unused."""
+    torch.manual_seed(0)
+    batch = PlantedGenerator(seed=6).batch(4, 60, max_segments=2)
+    assert all(len(s) for s in batch.segments)  # every clip forged
+    spans = SyncPretrainModel(VISUAL_DIM, AUDIO_DIM, 8, 2, 1, 0.1, kernel_size=5, max_frames=10_000, real_spans=True)
+    out = spans(batch)
+    assert spans.sync.context_frames == 6
+    assert torch.equal(out.mask, real_frames(batch.mask, batch.frame_labels, 6)) and out.mask.sum() > 20
+    loss = spans.loss(out, batch)["total"]
+    tampered = PlantedGenerator(seed=6).batch(4, 60, max_segments=2)
+    fake = tampered.frame_labels.bool()
+    tampered.visual[fake] = torch.randn_like(tampered.visual[fake]) * 5
+    tampered.audio[fake] = torch.randn_like(tampered.audio[fake]) * 5
+    assert torch.allclose(spans.loss(spans(tampered), tampered)["total"], loss)
+    # one frame less of margin and the tampered frames leak into the loss
+    narrow = real_frames(batch.mask, batch.frame_labels, 5)
+    o1, o2 = spans(batch), spans(tampered)
+    assert not torch.allclose(sync_nce_loss(o1.visual, o1.audio, narrow, 1, 0.1),
+                              sync_nce_loss(o2.visual, o2.audio, narrow, 1, 0.1))
+    real_only = SyncPretrainModel(VISUAL_DIM, AUDIO_DIM, 8, 2, 1, 0.1)
+    assert torch.equal(real_only(batch).mask, batch.mask)  # the engine passes it real clips only
+
+
+def test_detector_sync_term_uses_the_real_spans_of_forged_clips():
+    torch.manual_seed(0)
+    batch = PlantedGenerator(seed=15).batch(3, 40, max_segments=1)
+    assert all(len(s) for s in batch.segments)
+    base = dict(sync=True, sync_dim=8, sync_max_offset_frames=2, w_sync=0.5, **TINY)
+    clips_only = build_detector(DetectorConfig(**base), VISUAL_DIM, AUDIO_DIM)
+    assert float(clips_only.loss(clips_only(batch), batch)["sync"].detach()) == 0.0  # no real clip in the batch
+    spans = build_detector(DetectorConfig(sync_real_spans=True, **base), VISUAL_DIM, AUDIO_DIM)
+    assert float(spans.loss(spans(batch), batch)["sync"].detach()) > 0.0
+    with pytest.raises(Exception, match="sync_real_spans"):
+        DetectorConfig(sync_real_spans=True)
