@@ -35,14 +35,14 @@ class DetectorConfig:
     # before the detector trains (avforge train does both; 0 = learn sync only with the detector)
     sync_pretrain_min_steps: int = 0  # the sync stage runs more epochs if needed to reach this many steps
     # (a dataset with a few hundred real clips gives a few steps per epoch at a large batch)
-    # the sync stage and w_sync also learn from the real spans of forged training clips (frames whose
-    # tower context reaches no forged frame, pseudo-forgeries included), not only from real clips
+    # the sync stage also learns from the real spans of forged training clips (frames whose tower context
+    # reaches no forged frame), not only from the real clips; w_sync keeps to the real clips
     sync_real_spans: bool = False
     sync_exclude_frames: int = 2  # InfoNCE: same-clip frames this close to the positive are ignored
     sync_temperature: float = 0.1
     sync_max_frames: int = 4096  # InfoNCE over at most this many random valid frames of a batch: its
     # cost grows with their square (LAV-DF's 32 x 512 frames would be 268 M logits; 4096: 17 M)
-    w_sync: float = 0.0  # the same InfoNCE on the real clips (or spans) of each detector batch (keeps sync honest)
+    w_sync: float = 0.0  # the same InfoNCE on the real clips of each detector batch (keeps sync honest)
     # --- temporal pyramid (fused hierarchically, coarse-to-fine) ---
     pyramid_strides: tuple[int, ...] = (1, 2, 4, 8)  # cumulative stride of each level; each x2 the last
     # Anchor-free assignment: level l takes a segment whose largest start/end distance (frames)

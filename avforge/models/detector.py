@@ -17,7 +17,7 @@ from avforge.models.heads import AnchorFreeHead, BoundaryMatchingHead, FrameHead
 from avforge.models.layers import ModalityEncoder, apply_mask
 from avforge.models.outputs import DetectorOutput
 from avforge.models.refine import BoundaryRefiner
-from avforge.models.sync import SyncNet, real_frames, sync_nce_loss
+from avforge.models.sync import SyncNet, sync_nce_loss
 from avforge.models.targets import anchor_free_targets, bm_iou_targets, make_points, segments_to_frames
 
 
@@ -107,9 +107,8 @@ class Detector(nn.Module):
             terms["contrastive"] = cfg.w_contrastive * losses.av_contrastive_loss(
                 out.visual_embed, out.audio_embed, batch.frame_labels, mask, cfg.contrastive_margin)
         if out.sync_curve is not None and cfg.w_sync > 0:
-            real = (real_frames(mask, batch.frame_labels, self.sync.context_frames) if cfg.sync_real_spans
-                    else (video_labels == 0).unsqueeze(1) & mask)
-            terms["sync"] = cfg.w_sync * sync_nce_loss(out.sync_visual, out.sync_audio, real,
+            real_clip = (video_labels == 0).unsqueeze(1) & mask
+            terms["sync"] = cfg.w_sync * sync_nce_loss(out.sync_visual, out.sync_audio, real_clip,
                                                        cfg.sync_exclude_frames, cfg.sync_temperature,
                                                        cfg.sync_max_frames)
         segs_frames = [segments_to_frames(s).to(mask.device) for s in batch.segments]
