@@ -138,7 +138,7 @@ def test_real_frames_keep_a_margin_around_forged_frames_and_skip_padding():
 
 def test_real_spans_learn_from_forged_clips_without_seeing_their_forgeries():
     """With real_spans the loss reads every frame of a forged clip that no forged frame reaches through the
-    towers' context: changing what the forged frames hold changes nothing; without it the clip is unused."""
+    towers' context: changing what the forged frames hold changes nothing."""
     torch.manual_seed(0)
     batch = PlantedGenerator(seed=6).batch(4, 60, max_segments=2)
     assert all(len(s) for s in batch.segments)  # every clip forged
