@@ -52,8 +52,9 @@ from avforge.postprocess import postprocess
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("videos", nargs="+", metavar="VIDEO|DIR", help="video files and/or folders (recursive)")
-    parser.add_argument("--checkpoint", required=True, type=Path,
-                        help="checkpoint folder, or an experiment folder (its newest checkpoint)")
+    parser.add_argument("--checkpoint", required=True, type=Path, action="append",
+                        help="checkpoint folder, or an experiment folder (its newest checkpoint); given again: "
+                             "one ensemble, outputs averaged (same features and heads, e.g. other seeds)")
     parser.add_argument("--out", type=Path, help="result JSON (challenge format) + .modality/.details sidecars")
     plots = parser.add_mutually_exclusive_group()
     plots.add_argument("--plot", type=Path, metavar="PNG", help="timeline plot of the one video given")
@@ -197,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         print("avforge infer: note: the mouth crop is 'fixed' (face-centred square videos); some videos are not "
               "square: --crop detect may suit them better", file=sys.stderr)
     info = {"checkpoint": str(pred.checkpoint.resolve()), "step": pred.step,
+            **({"members": [str(m.resolve()) for m in pred.members]} if len(pred.members) > 1 else {}),
             "encoders": {m: pred.spec(m).to_dict() for m in ("visual", "audio")},
             "settings": {"crop": engine.crop, "chunk": asdict(chunk), "infer": asdict(engine.infer),
                          "postprocess": asdict(post), "caps_scale_with_duration": args.top_k is None}}

@@ -4,7 +4,8 @@
         --audio-store feats/logmel --out exp/small/raw_test
 
 The raw folder (per-frame probabilities, pre-NMS candidates, video scores) feeds
-``avforge postprocess``. Re-running with the same checkpoint resumes.
+``avforge postprocess``. Re-running with the same checkpoint resumes. Several checkpoints
+(``--checkpoint exp/a --checkpoint exp/b``) run as one ensemble: their outputs averaged before decoding.
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from avforge.engine.inference import load_predictor, predict_manifest
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, type=Path,
-                        help="checkpoint folder, or an experiment folder (its newest checkpoint)")
+    parser.add_argument("--checkpoint", required=True, type=Path, action="append",
+                        help="checkpoint folder, or an experiment folder (its newest checkpoint); given again: "
+                             "one ensemble, outputs averaged (same features and heads, e.g. other seeds)")
     parser.add_argument("--manifest", required=True, type=Path, help="videos to run (JSON-lines manifest)")
     parser.add_argument("--visual-store", help="visual feature store (default: the training config's)")
     parser.add_argument("--audio-store", help="audio feature store (default: the training config's)")
@@ -40,5 +42,7 @@ def run(args: argparse.Namespace) -> int:
     audio = open_store(args.audio_store or pred.config.data.audio_store,
                        "no --audio-store given and the checkpoint's config names none")
     files = predict_manifest(pred, args.manifest, visual, audio, args.out, infer)
-    print(f"cached raw outputs of {len(files)} videos in {args.out} (checkpoint {pred.checkpoint})")
+    made_by = (f"an ensemble of {len(pred.members)} checkpoints" if len(pred.members) > 1
+               else f"checkpoint {pred.checkpoint}")
+    print(f"cached raw outputs of {len(files)} videos in {args.out} ({made_by})")
     return 0

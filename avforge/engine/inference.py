@@ -1,11 +1,13 @@
 """Inference: a checkpoint over cached features in sliding windows -> RawOutput per video.
 
 ``load_predictor`` + ``predict_features`` also serve single-video inference (features computed
-on the fly); ``predict_manifest`` caches a whole split for ``avforge postprocess``.
+on the fly); ``predict_manifest`` caches a whole split for ``avforge postprocess``. Several
+checkpoints load as one ensemble (``avforge.models.ensemble``: outputs averaged before decoding).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,23 +27,29 @@ from avforge.engine.rawcache import RawOutput, load_raw, raw_path, save_raw, wri
 from avforge.features.spec import EncoderSpec, spec_from_record
 from avforge.features.store import FeatureStore
 from avforge.models.detector import Detector, build_detector
+from avforge.models.ensemble import DetectorEnsemble
 from avforge.core.windows import plan_windows, stitch_frames
 from avforge.postprocess.windows import merge_proposals
 
 
 @dataclass
 class Predictor:
-    """A trained Detector in eval mode plus what it was trained with."""
+    """A trained Detector (or an ensemble of several) in eval mode plus what it was trained with; with
+    several checkpoints, config, checkpoint and step are the first one's."""
 
-    model: Detector
+    model: Detector | DetectorEnsemble
     config: ExperimentConfig
     checkpoint: Path
     step: int
     features: dict  # {"visual": record, "audio": record}: the training stores' encoder specs
     device: torch.device
+    members: tuple[Path, ...] = ()  # every checkpoint of an ensemble, the first one included
 
     def info(self) -> dict:
-        return {"checkpoint": str(self.checkpoint), "step": self.step, "features": self.features}
+        info = {"checkpoint": str(self.checkpoint), "step": self.step, "features": self.features}
+        if len(self.members) > 1:
+            info["members"] = [str(m) for m in self.members]
+        return info
 
     def spec(self, modality: str) -> EncoderSpec:
         """The spec of the encoder whose features this checkpoint was trained on."""
@@ -52,7 +60,32 @@ class Predictor:
 
 
 def load_predictor(checkpoint, device: str = "cpu") -> Predictor:
-    """Load a checkpoint folder (or an experiment folder: its newest checkpoint)."""
+    """Load a checkpoint folder (or an experiment folder: its newest checkpoint); a list of several loads
+    them as one ensemble, which must have been trained on the same features."""
+    paths = [checkpoint] if isinstance(checkpoint, (str, Path)) or not isinstance(checkpoint, Sequence) \
+        else list(checkpoint)
+    loaded = [_load_one(path, device) for path in paths]
+    if not loaded:
+        raise AvforgeError("no checkpoint given")
+    first = loaded[0]
+    if len(loaded) == 1:
+        return first
+    for other in loaded[1:]:
+        for name in ("visual", "audio"):
+            theirs, ours = other.features.get(name), first.features.get(name)
+            diff = spec_from_record(dict(theirs)).differences(spec_from_record(dict(ours))) if theirs and ours else []
+            if diff:
+                raise AvforgeError(f"was trained on other {name} features than {first.checkpoint} ({diff[0]}); "
+                                   "an ensemble's members must read the same features", path=other.checkpoint)
+    try:
+        model = DetectorEnsemble([p.model for p in loaded]).eval()
+    except AvforgeError as exc:
+        raise AvforgeError(f"{exc} (members: {', '.join(str(p.checkpoint) for p in loaded)})") from None
+    return replace(first, model=model, members=tuple(p.checkpoint for p in loaded))
+
+
+def _load_one(checkpoint, device: str) -> Predictor:
+    """One checkpoint (or experiment) folder as a Predictor."""
     ckpt_dir = ckpt.resolve_checkpoint(checkpoint)
     state = ckpt.read_state(ckpt_dir)
     try:
@@ -66,7 +99,7 @@ def load_predictor(checkpoint, device: str = "cpu") -> Predictor:
     ckpt.load_model_weights(model, ckpt_dir)
     dev = resolve_device(device)
     return Predictor(model.to(dev).eval(), cfg, ckpt_dir, int(state.get("step", 0)),
-                     state.get("features", {}), dev)
+                     state.get("features", {}), dev, (ckpt_dir,))
 
 
 def check_stores(pred: Predictor, visual: FeatureStore, audio: FeatureStore) -> None:
@@ -142,8 +175,8 @@ def predict_manifest(pred: Predictor, manifest, visual: FeatureStore, audio: Fea
     index_path = raw_dir / "index.json"
     if index_path.is_file():
         old = read_json(index_path)
-        if not isinstance(old, dict) or (old.get("checkpoint"), old.get("step"), old.get("infer")) != (
-                info["checkpoint"], info["step"], info["infer"]):
+        if not isinstance(old, dict) or (old.get("checkpoint"), old.get("step"), old.get("infer"), old.get("members")) != (
+                info["checkpoint"], info["step"], info["infer"], info.get("members")):
             raise AvforgeError("this folder holds raw outputs of another checkpoint or window setting; "
                                "use a new --out folder", path=raw_dir)
     write_index(raw_dir, info, files, complete=False)

@@ -40,6 +40,14 @@ if [ "$splice_at_words" = true ] || [ "$word_edges" = true ]; then need_words=tr
 words_sets=(--set "data.splice_at_words=$splice_at_words" --set "model.word_edges=$word_edges")
 if [ "$need_words" = true ]; then words_sets+=(--set "data.train_words=$words_file"); fi
 
+# --members N: N detectors (seeds seed, seed + 1, ...) trained one after another and run as one ensemble,
+# their outputs averaged (avforge/models/ensemble.py): N times the training time (README, "Ensembles")
+case "$members" in
+  ''|*[!0-9]*|0) echo "$0: error: --members must be a whole number >= 1, got '$members'" >&2; exit 2 ;;
+esac
+member_dirs=("$exp_dir/train")
+for ((k = 2; k <= members; k++)); do member_dirs+=("$exp_dir/train.member$k"); done
+
 stage_manifests() {
   for split in "${splits[@]}"; do
     local words=()
@@ -59,33 +67,41 @@ stage_visual() { stage_extract visual; }
 stage_audio() { stage_extract audio; }
 stage_train() {
   # A run started with other inputs (edited config, seed, --set, data or encoders) is another
-  # model: keep it as train.replaced.N and train anew (the trainer would refuse it, or resume
+  # model: keep it as <dir>.replaced.N and train anew (the trainer would refuse it, or resume
   # it on other features). Same inputs (a killed run, a new test split): resume.
   # No signature recorded (a run from before signatures): the trainer decides.
-  local sig_file="$exp_dir/train/recipe_signature" n=1 signature="$stage_signature$train_inputs"
-  if [ -f "$sig_file" ] && [ "$(cat "$sig_file")" != "$signature" ]; then
-    while [ -e "$exp_dir/train.replaced.$n" ]; do n=$((n + 1)); done
-    mv "$exp_dir/train" "$exp_dir/train.replaced.$n"
-    log "stage 4: $exp_dir/train was trained with other options; kept as $exp_dir/train.replaced.$n"
-  fi
-  mkdir -p "$exp_dir/train" && printf '%s' "$signature" > "$sig_file"
-  launch train --config "$config" --exp-dir "$exp_dir/train" --device "$device" \
-    --set "data.train_manifest=$exp_dir/manifests/$train_split.jsonl" \
-    --set "data.val_manifest=$exp_dir/manifests/$val_split.jsonl" \
-    --set "data.visual_store=$feats/visual" --set "data.audio_store=$feats/audio" \
-    --set "train.seed=$seed" "${words_sets[@]}" "${train_sets[@]}"
+  local k dir sig_file n signature
+  for ((k = 1; k <= members; k++)); do
+    dir="${member_dirs[k - 1]}" sig_file="${member_dirs[k - 1]}/recipe_signature" n=1
+    signature="$stage_signature$train_inputs"; [ "$k" -gt 1 ] && signature+=";member=$k"
+    if [ -f "$sig_file" ] && [ "$(cat "$sig_file")" != "$signature" ]; then
+      while [ -e "$dir.replaced.$n" ]; do n=$((n + 1)); done
+      mv "$dir" "$dir.replaced.$n"
+      log "stage 4: $dir was trained with other options; kept as $dir.replaced.$n"
+    fi
+    mkdir -p "$dir" && printf '%s' "$signature" > "$sig_file"
+    [ "$members" -gt 1 ] && log "stage 4: member $k of $members (seed $((seed + k - 1))) in $dir"
+    launch train --config "$config" --exp-dir "$dir" --device "$device" \
+      --set "data.train_manifest=$exp_dir/manifests/$train_split.jsonl" \
+      --set "data.val_manifest=$exp_dir/manifests/$val_split.jsonl" \
+      --set "data.visual_store=$feats/visual" --set "data.audio_store=$feats/audio" \
+      --set "train.seed=$((seed + k - 1))" "${words_sets[@]}" "${train_sets[@]}"
+  done
 }
 stage_predict() {
   # Raw outputs of another training are a stale cache (predict may not tell: same path, same
   # step): remove them; the checkpoint that made them is kept. Same inputs (a killed run): resume.
-  local raw="$exp_dir/raw/$test_split" signature
-  signature="$stage_signature$(cat "$exp_dir/train/recipe_signature" 2>/dev/null || true)"
+  local raw="$exp_dir/raw/$test_split" signature="$stage_signature" dir checkpoints=()
+  for dir in "${member_dirs[@]}"; do
+    signature+="$(cat "$dir/recipe_signature" 2>/dev/null || true)"
+    checkpoints+=(--checkpoint "$dir")
+  done
   if [ -f "$raw/recipe_signature" ] && [ "$(cat "$raw/recipe_signature")" != "$signature" ]; then
     rm -rf "$raw"
     log "stage 5: removed the raw outputs of another training from $raw"
   fi
   mkdir -p "$raw" && printf '%s' "$signature" > "$raw/recipe_signature"
-  python -m avforge predict --checkpoint "$exp_dir/train" --manifest "$exp_dir/manifests/$test_split.jsonl" \
+  python -m avforge predict "${checkpoints[@]}" --manifest "$exp_dir/manifests/$test_split.jsonl" \
     --visual-store "$feats/visual" --audio-store "$feats/audio" --out "$exp_dir/raw/$test_split" --device "$device"
 }
 stage_postprocess() {
@@ -126,7 +142,7 @@ train_inputs="$data_sig$visual_sig$audio_sig"  # what training reads besides its
 run_stage 1 "manifests" "$(opts $common test_split need_words)$data_sig" stage_manifests
 run_stage 2 "visual features" "$(opts $common)$visual_sig" stage_visual
 run_stage 3 "audio features" "$(opts $common)$audio_sig" stage_audio
-run_stage 4 "train" "$(opts $common seed train_set splice_at_words word_edges)$(content config_file)" stage_train
+run_stage 4 "train" "$(opts $common seed members train_set splice_at_words word_edges)$(content config_file)" stage_train
 run_stage 5 "infer" "$(opts $common test_split)" stage_predict
 run_stage 6 "post-process" "$(opts $common nms top_k score_threshold)" stage_postprocess
 run_stage 7 "report" "$(opts $common protocol)$(content test_labels test_files)" stage_report

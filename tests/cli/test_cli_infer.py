@@ -148,6 +148,25 @@ def test_single_video_table_json_sidecars_and_plot(trained, capsys, tmp_path):
     assert sorted(p.name for p in png.parent.iterdir()) == ["one.png"]  # no temp files left
 
 
+def test_an_ensemble_of_two_checkpoints_infers_their_mean(trained, capsys, tmp_path):
+    """--checkpoint twice: one pass per member on the same recomputed features, outputs averaged as logits."""
+    cfg = load_experiment(trained["exp"] / "config.yaml", ["train.seed=1"])
+    train_experiment(cfg, tmp_path / "seed1")
+    video = trained["root"] / "videos" / "train" / "001.mp4"
+    out = tmp_path / "result.json"
+    rc, _, err = run_cli([video, "--checkpoint", trained["exp"], "--checkpoint", tmp_path / "seed1", "--out", out],
+                         capsys)
+    assert rc == 0, err
+    details = json.loads((tmp_path / "result.details.json").read_text())
+    assert [Path(m).parts[-3] for m in details["members"]] == [trained["exp"].name, "seed1"]
+    ens = np.asarray(decode_curves(details["videos"][video.as_posix()]["frames"])["fused"], dtype=np.float64)
+    singles = [VideoInferencer(load_predictor(e)).run(VideoInput("x.mp4", video)).raw.frame_probs["fused"]
+               for e in (trained["exp"], tmp_path / "seed1")]
+    logits = [np.log(p / (1 - p)) for p in np.clip(np.asarray(singles, dtype=np.float64), 1e-7, 1 - 1e-7)]
+    assert not np.allclose(singles[0], singles[1], atol=1e-3)
+    np.testing.assert_allclose(ens, 1 / (1 + np.exp(-(logits[0] + logits[1]) / 2)), atol=2e-3)  # curves stored rounded
+
+
 def test_features_recomputed_like_the_training_store(trained):
     """infer reads and encodes a video as extract did (features.encode): the frame probabilities
     equal the ones predicted from the training stores' features."""

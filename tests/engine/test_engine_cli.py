@@ -88,6 +88,53 @@ def test_predict_then_postprocess(trained, capsys, tmp_path):
     assert sum(map(len, unsuppressed.values())) > sum(map(len, proposals.values()))
 
 
+def _train_member(trained, exp, *sets):
+    argv = ["train", "--config", "synthetic_small", "--exp-dir", str(exp)]
+    for s in TINY + [f"data.visual_store={trained['vis']}", f"data.audio_store={trained['aud']}",
+                     f"data.train_manifest={trained['root'] / 'train.jsonl'}", *sets]:
+        argv += ["--set", s]
+    assert main(argv) == 0
+
+
+def test_predict_with_an_ensemble_of_checkpoints(trained, capsys, tmp_path):
+    """Two checkpoints given: one raw folder whose outputs are the members' mean (logits averaged)."""
+    _train_member(trained, tmp_path / "seed1", "train.seed=1")
+    raw = tmp_path / "raw"
+    rc, out, err = run_cli(["predict", "--checkpoint", str(trained["exp"]), "--checkpoint", str(tmp_path / "seed1"),
+                            "--manifest", str(trained["test"]), "--out", str(raw)], capsys)
+    assert rc == 0 and "an ensemble of 2 checkpoints" in out, err
+    index = json.loads((raw / "index.json").read_text())
+    assert index["complete"] and len(index["members"]) == 2 and index["members"][0] == index["checkpoint"]
+    vis, aud = FeatureStore(trained["vis"]), FeatureStore(trained["aud"])
+    file = "test/001.mp4"  # several windows: stitched like one detector's
+    a, b = (predict_features(load_predictor(e), file, vis.load(file).data, aud.load(file).data)
+            for e in (trained["exp"], tmp_path / "seed1"))
+    ens = predict_features(load_predictor([trained["exp"], tmp_path / "seed1"]), file, vis.load(file).data,
+                           aud.load(file).data)
+    logit = lambda p: torch.logit(torch.as_tensor(p, dtype=torch.float64), eps=1e-7)  # noqa: E731
+    for key in ("fused", "visual", "audio"):
+        expected = torch.sigmoid((logit(a.frame_probs[key]) + logit(b.frame_probs[key])) / 2)
+        assert torch.allclose(torch.as_tensor(ens.frame_probs[key], dtype=torch.float64), expected, atol=1e-5), key
+    assert min(a.video_score, b.video_score) <= ens.video_score <= max(a.video_score, b.video_score)
+    assert a.video_score != b.video_score
+    # the folder belongs to that ensemble: one member alone may not resume into it
+    rc, _, err = run_cli(["predict", "--checkpoint", str(trained["exp"]), "--manifest", str(trained["test"]),
+                          "--out", str(raw)], capsys)
+    assert_one_line_error(rc, err, "another checkpoint")
+
+
+def test_ensemble_members_must_read_the_same_features(trained, capsys, tmp_path):
+    vis, aud, man = make_feature_data(tmp_path, [60, 80, 70, 90], visual_dim=9, name="other")
+    argv = ["train", "--config", "synthetic_small", "--exp-dir", str(tmp_path / "other")]
+    for s in TINY + [f"data.visual_store={vis}", f"data.audio_store={aud}", f"data.train_manifest={man}"]:
+        argv += ["--set", s]
+    assert main(argv) == 0
+    rc, _, err = run_cli(["predict", "--checkpoint", str(trained["exp"]), "--checkpoint", str(tmp_path / "other"),
+                          "--manifest", str(trained["test"]), "--out", str(tmp_path / "raw")], capsys)
+    assert_one_line_error(rc, err, "was trained on other visual features", "(dim: 9 vs 6)")
+    assert not (tmp_path / "raw").exists()
+
+
 def assert_one_line_error(rc, err, *needles):
     assert rc == 2
     assert err.count("\n") == 1 and "Traceback" not in err

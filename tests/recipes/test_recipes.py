@@ -79,13 +79,19 @@ def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
         assert 0 < metrics["n_proposals"] <= 100 * len(test)
         assert list(metrics["ap"]) == ["0.5", "0.75", "0.95"] and list(metrics["ar"]) == ["100", "50", "20", "10"]
     else:  # the test split is unlabelled, as in the real dataset: the recipe exports a submission
-        run_recipe("avdeepfake1m", *common, "--test_split", "test")
+        run_recipe("avdeepfake1m", *common, "--test_split", "test", "--members", "2")
         files = (data / "test_files.txt").read_text().split()
         check = subprocess.run([sys.executable, "-m", "avforge", "validate-submission",
                                 str(tmp_path / "exp" / "submission.zip"), "--files", str(data / "test_files.txt")],
                                capture_output=True, text=True, env=env)
         assert check.returncode == 0 and check.stdout.startswith("OK"), check.stderr
         assert f"{len(files)} videos" in check.stdout
+        # --members 2: a second detector with the next seed, and the submission comes from both together
+        member = tmp_path / "exp" / "train.member2"
+        assert "seed: 1" in (member / "config.yaml").read_text()
+        assert "seed: 0" in (tmp_path / "exp" / "train" / "config.yaml").read_text()
+        index = json.loads((tmp_path / "exp" / "raw" / "test" / "index.json").read_text())
+        assert [Path(m).parts[-3] for m in index["members"]] == ["train", "train.member2"]
         for kind in ("visual", "audio"):  # AV-Deepfake1M's size: float16 features in a few packed files
             storage = json.loads((tmp_path / "exp" / "features" / kind / STORE_INFO).read_text())["storage"]
             assert storage == {"dtype": "float16", "layout": "packed"}
@@ -108,6 +114,8 @@ def test_recipe_rejects_unknown_option_and_missing_data(tmp_path):
     proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--word_edges", "yes"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "--word_edges must be true or false, got 'yes'" in proc.stderr
+    proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--members", "0"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "--members must be a whole number >= 1, got '0'" in proc.stderr
     proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--data_root", str(tmp_path),
                            "--exp_dir", str(tmp_path / "exp"), "--stop_stage", "0"], capture_output=True, text=True)
     assert proc.returncode == 1 and "no metadata.json" in proc.stdout
