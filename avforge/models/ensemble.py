@@ -40,7 +40,7 @@ class DetectorEnsemble(nn.Module):
                                    f"channels, member 1 {first.visual_dim} / {first.audio_dim}")
             for key in LAYOUT_CONFIG:
                 if getattr(other.cfg, key) != getattr(first.cfg, key):
-                    raise AvforgeError(f"ensemble member {i} has model.{key} = {getattr(other.cfg, key)!r}, member 1 "
+                    raise AvforgeError(f"ensemble member {i} has {key} = {getattr(other.cfg, key)!r}, member 1 "
                                        f"{getattr(first.cfg, key)!r}: members must share their outputs' layout")
         self.members = nn.ModuleList(members)
         self.cfg, self.visual_dim, self.audio_dim = first.cfg, first.visual_dim, first.audio_dim
@@ -51,9 +51,9 @@ class DetectorEnsemble(nn.Module):
             return outs[0]
         mean = {}
         for f in fields(DetectorOutput):
-            values = [getattr(o, f.name) for o in outs]
             if f.name in LAYOUT_FIELDS:
                 continue
+            values = [getattr(o, f.name) for o in outs]
             present = [v for v in values if v is not None]  # an extra of some members only is dropped
             mean[f.name] = torch.stack([v.float() for v in present]).mean(0) if len(present) == len(values) else None
         return replace(outs[0], **mean)

@@ -41,7 +41,7 @@ words_sets=(--set "data.splice_at_words=$splice_at_words" --set "model.word_edge
 if [ "$need_words" = true ]; then words_sets+=(--set "data.train_words=$words_file"); fi
 
 # --members N: N detectors (seeds seed, seed + 1, ...) trained one after another and run as one ensemble,
-# their outputs averaged (avforge/models/ensemble.py): N times the training time (README, "Ensembles")
+# their outputs averaged (avforge/models/ensemble.py): N times the training time (README, "Weight decay and ensembles")
 case "$members" in
   ''|*[!0-9]*|0) echo "$0: error: --members must be a whole number >= 1, got '$members'" >&2; exit 2 ;;
 esac

@@ -88,17 +88,16 @@ def test_predict_then_postprocess(trained, capsys, tmp_path):
     assert sum(map(len, unsuppressed.values())) > sum(map(len, proposals.values()))
 
 
-def _train_member(trained, exp, *sets):
+def _train_member(exp, vis, aud, manifest, *sets):
     argv = ["train", "--config", "synthetic_small", "--exp-dir", str(exp)]
-    for s in TINY + [f"data.visual_store={trained['vis']}", f"data.audio_store={trained['aud']}",
-                     f"data.train_manifest={trained['root'] / 'train.jsonl'}", *sets]:
+    for s in TINY + [f"data.visual_store={vis}", f"data.audio_store={aud}", f"data.train_manifest={manifest}", *sets]:
         argv += ["--set", s]
     assert main(argv) == 0
 
 
 def test_predict_with_an_ensemble_of_checkpoints(trained, capsys, tmp_path):
     """Two checkpoints given: one raw folder whose outputs are the members' mean (logits averaged)."""
-    _train_member(trained, tmp_path / "seed1", "train.seed=1")
+    _train_member(tmp_path / "seed1", trained["vis"], trained["aud"], trained["root"] / "train.jsonl", "train.seed=1")
     raw = tmp_path / "raw"
     rc, out, err = run_cli(["predict", "--checkpoint", str(trained["exp"]), "--checkpoint", str(tmp_path / "seed1"),
                             "--manifest", str(trained["test"]), "--out", str(raw)], capsys)
@@ -124,11 +123,7 @@ def test_predict_with_an_ensemble_of_checkpoints(trained, capsys, tmp_path):
 
 
 def test_ensemble_members_must_read_the_same_features(trained, capsys, tmp_path):
-    vis, aud, man = make_feature_data(tmp_path, [60, 80, 70, 90], visual_dim=9, name="other")
-    argv = ["train", "--config", "synthetic_small", "--exp-dir", str(tmp_path / "other")]
-    for s in TINY + [f"data.visual_store={vis}", f"data.audio_store={aud}", f"data.train_manifest={man}"]:
-        argv += ["--set", s]
-    assert main(argv) == 0
+    _train_member(tmp_path / "other", *make_feature_data(tmp_path, [60, 80, 70, 90], visual_dim=9, name="other"))
     rc, _, err = run_cli(["predict", "--checkpoint", str(trained["exp"]), "--checkpoint", str(tmp_path / "other"),
                           "--manifest", str(trained["test"]), "--out", str(tmp_path / "raw")], capsys)
     assert_one_line_error(rc, err, "was trained on other visual features", "(dim: 9 vs 6)")

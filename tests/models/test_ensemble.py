@@ -41,7 +41,7 @@ def test_outputs_are_the_members_mean_and_decode_like_one_detector():
 
 
 def test_members_of_another_layout_are_refused():
-    with pytest.raises(AvforgeError, match="member 2 has model.pyramid_strides"):
+    with pytest.raises(AvforgeError, match="member 2 has pyramid_strides"):
         DetectorEnsemble(_members(1) + _members(1, pyramid_strides=(1, 2), regress_ranges_frames=((0, 8), (8, 1e5))))
     with pytest.raises(AvforgeError, match="member 2 reads features"):
         torch.manual_seed(0)
