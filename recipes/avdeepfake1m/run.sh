@@ -15,6 +15,7 @@ exp_dir=exp/avdeepfake1m
 test_split=val                     # val: scored here; test / testA / testB: exported as a submission
 seed=0
 members=1                          # detectors (seeds seed, seed+1, ...) run as one ensemble: N x the training time
+member_jobs=1                      # members trained at once (on CPU each with cores / N threads; README)
 visual_encoder=lip-light
 lip_weights=""
 crop=""                            # mouth crop; default avsr with --lip_weights, else detect | fixed
@@ -30,7 +31,7 @@ ngpu=0
 splice_at_words=false            # true: pseudo-forgeries cut at the metadata's word timings (sharper edges, more false alarms; README)
 word_edges=true                  # also learn where the metadata's words start and end (sharper boundaries; README)
 store=packed16                   # feature stores: packed16 (float16, a few large files: 1M videos) | files (one float32 .npy each)
-recipe_options=(members train_set splice_at_words word_edges stage stop_stage data_root exp_dir test_split seed visual_encoder lip_weights crop
+recipe_options=(members member_jobs train_set splice_at_words word_edges stage stop_stage data_root exp_dir test_split seed visual_encoder lip_weights crop
   audio_encoder audio_layer config nms top_k score_threshold protocol ngpu store)
 source recipes/common/parse_options.sh "$@"
 

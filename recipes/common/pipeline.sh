@@ -40,11 +40,22 @@ if [ "$splice_at_words" = true ] || [ "$word_edges" = true ]; then need_words=tr
 words_sets=(--set "data.splice_at_words=$splice_at_words" --set "model.word_edges=$word_edges")
 if [ "$need_words" = true ]; then words_sets+=(--set "data.train_words=$words_file"); fi
 
-# --members N: N detectors (seeds seed, seed + 1, ...) trained one after another and run as one ensemble,
-# their outputs averaged (avforge/models/ensemble.py): N times the training time (README, "Weight decay and ensembles")
-case "$members" in
-  ''|*[!0-9]*|0) echo "$0: error: --members must be a whole number >= 1, got '$members'" >&2; exit 2 ;;
-esac
+# --members N: N detectors (seeds seed, seed + 1, ...) run as one ensemble, their outputs averaged
+# (avforge/models/ensemble.py): N times the training work (README, "Weight decay and ensembles").
+# --member_jobs J trains J of them at a time (default 1: one after another), each logging to <its folder>/train.log;
+# on CPU each gets cores / J threads unless OMP_NUM_THREADS is set: a small detector keeps 2 cores only ~65 % busy
+# (README, "Members side by side").
+for flag in members member_jobs; do
+  case "${!flag}" in
+    ''|*[!0-9]*|0) echo "$0: error: --$flag must be a whole number >= 1, got '${!flag}'" >&2; exit 2 ;;
+  esac
+done
+if [ "$member_jobs" -gt 1 ] && [ "$ngpu" -gt 1 ]; then
+  echo "$0: error: --member_jobs above 1 shares one device; use it with --ngpu 0 or 1, not $ngpu" >&2; exit 2
+fi
+if [ "$member_jobs" -gt 1 ] && ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] < 501)); then
+  echo "$0: error: --member_jobs above 1 needs bash 5.1 or later (wait -p), this is $BASH_VERSION" >&2; exit 2
+fi
 member_dirs=("$exp_dir/train")
 for ((k = 2; k <= members; k++)); do member_dirs+=("$exp_dir/train.member$k"); done
 
@@ -65,28 +76,61 @@ stage_extract() {  # $1 = visual | audio
 }
 stage_visual() { stage_extract visual; }
 stage_audio() { stage_extract audio; }
-stage_train() {
+prepare_member() {  # $1 = member number
   # A run started with other inputs (edited config, seed, --set, data or encoders) is another
   # model: keep it as <dir>.replaced.N and train anew (the trainer would refuse it, or resume
   # it on other features). Same inputs (a killed run, a new test split): resume.
   # No signature recorded (a run from before signatures): the trainer decides.
-  local k dir sig_file n signature
+  local k="$1" dir="${member_dirs[$1 - 1]}" n=1 signature="$stage_signature$train_inputs"
+  [ "$k" -gt 1 ] && signature+=";member=$k"
+  if [ -f "$dir/recipe_signature" ] && [ "$(cat "$dir/recipe_signature")" != "$signature" ]; then
+    while [ -e "$dir.replaced.$n" ]; do n=$((n + 1)); done
+    mv "$dir" "$dir.replaced.$n"
+    log "stage 4: $dir was trained with other options; kept as $dir.replaced.$n"
+  fi
+  mkdir -p "$dir" && printf '%s' "$signature" > "$dir/recipe_signature"
+}
+train_member() {  # $1 = member number
+  local k="$1"
+  launch train --config "$config" --exp-dir "${member_dirs[k - 1]}" --device "$device" \
+    --set "data.train_manifest=$exp_dir/manifests/$train_split.jsonl" \
+    --set "data.val_manifest=$exp_dir/manifests/$val_split.jsonl" \
+    --set "data.visual_store=$feats/visual" --set "data.audio_store=$feats/audio" \
+    --set "train.seed=$((seed + k - 1))" "${words_sets[@]}" "${train_sets[@]}"
+}
+wait_member() {  # waits for one of stage_train's running members; non-zero when it failed
+  local pid k rc=0
+  wait -n -p pid "${!running[@]}" || rc=$?
+  k="${running[$pid]}"; unset "running[$pid]"
+  if [ "$rc" -eq 0 ]; then log "stage 4: member $k done"; return 0; fi
+  log "stage 4: member $k FAILED (exit $rc), see ${member_dirs[k - 1]}/train.log; its last lines:"
+  tail -n 5 "${member_dirs[k - 1]}/train.log"
+  return 1
+}
+stage_train() {
+  local k
+  if [ "$member_jobs" -eq 1 ] || [ "$members" -eq 1 ]; then
+    for ((k = 1; k <= members; k++)); do
+      prepare_member "$k"
+      [ "$members" -gt 1 ] && log "stage 4: member $k of $members (seed $((seed + k - 1))) in ${member_dirs[k - 1]}"
+      train_member "$k"
+    done
+    return 0
+  fi
+  local jobs=$((member_jobs < members ? member_jobs : members)) threads="${OMP_NUM_THREADS:-}" failed=0
+  local -A running=()  # pid -> member number
+  if [ -z "$threads" ] && [ "$device" = cpu ]; then threads=$(($(nproc) / jobs)); [ "$threads" -ge 1 ] || threads=1; fi
+  log "stage 4: $members members, $jobs at a time${threads:+ with OMP_NUM_THREADS=$threads each}"
   for ((k = 1; k <= members; k++)); do
-    dir="${member_dirs[k - 1]}" sig_file="${member_dirs[k - 1]}/recipe_signature" n=1
-    signature="$stage_signature$train_inputs"; [ "$k" -gt 1 ] && signature+=";member=$k"
-    if [ -f "$sig_file" ] && [ "$(cat "$sig_file")" != "$signature" ]; then
-      while [ -e "$dir.replaced.$n" ]; do n=$((n + 1)); done
-      mv "$dir" "$dir.replaced.$n"
-      log "stage 4: $dir was trained with other options; kept as $dir.replaced.$n"
-    fi
-    mkdir -p "$dir" && printf '%s' "$signature" > "$sig_file"
-    [ "$members" -gt 1 ] && log "stage 4: member $k of $members (seed $((seed + k - 1))) in $dir"
-    launch train --config "$config" --exp-dir "$dir" --device "$device" \
-      --set "data.train_manifest=$exp_dir/manifests/$train_split.jsonl" \
-      --set "data.val_manifest=$exp_dir/manifests/$val_split.jsonl" \
-      --set "data.visual_store=$feats/visual" --set "data.audio_store=$feats/audio" \
-      --set "train.seed=$((seed + k - 1))" "${words_sets[@]}" "${train_sets[@]}"
+    while [ "${#running[@]}" -ge "$jobs" ]; do wait_member || failed=1; done
+    prepare_member "$k"
+    log "stage 4: member $k of $members (seed $((seed + k - 1))) in ${member_dirs[k - 1]}, log ${member_dirs[k - 1]}/train.log"
+    ( if [ -n "$threads" ]; then export OMP_NUM_THREADS="$threads"; fi
+      train_member "$k" ) > "${member_dirs[k - 1]}/train.log" 2>&1 &
+    running[$!]=$k
   done
+  while [ "${#running[@]}" -gt 0 ]; do wait_member || failed=1; done
+  return "$failed"
 }
 stage_predict() {
   # Raw outputs of another training are a stale cache (predict may not tell: same path, same

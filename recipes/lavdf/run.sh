@@ -12,6 +12,7 @@ data_root=data/LAV-DF              # holds metadata.json (or metadata.min.json) 
 exp_dir=exp/lavdf
 seed=0
 members=1                          # detectors (seeds seed, seed+1, ...) run as one ensemble: N x the training time
+member_jobs=1                      # members trained at once (on CPU each with cores / N threads; README)
 visual_encoder=lip-light
 lip_weights=""
 crop=""                            # mouth crop; default avsr with --lip_weights, else detect | fixed
@@ -27,7 +28,7 @@ ngpu=0
 splice_at_words=false            # true: pseudo-forgeries cut at the metadata's word timings (sharper edges, more false alarms; README)
 word_edges=true                  # also learn where the metadata's words start and end (sharper boundaries; README)
 store=files                      # feature stores: files (one float32 .npy per video) | packed16 (float16, a few large files)
-recipe_options=(members train_set splice_at_words word_edges stage stop_stage data_root exp_dir seed visual_encoder lip_weights crop
+recipe_options=(members member_jobs train_set splice_at_words word_edges stage stop_stage data_root exp_dir seed visual_encoder lip_weights crop
   audio_encoder audio_layer config nms top_k score_threshold protocol ngpu store)
 source recipes/common/parse_options.sh "$@"
 

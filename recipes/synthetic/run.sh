@@ -13,6 +13,7 @@ exp_dir=exp/synthetic
 n_clips=1000
 seed=0
 members=1                          # detectors (seeds seed, seed+1, ...) run as one ensemble: N x the training time
+member_jobs=1                      # members trained at once (on CPU each with cores / N threads; README)
 difficulty=0.5
 forgery=artefacts                  # artefacts | mismatch (no artefact: only lips vs speech disagree)
 face=drawn                         # drawn | photo (a warped real portrait: a second renderer)
@@ -33,7 +34,7 @@ ngpu=0
 splice_at_words=false            # true: pseudo-forgeries cut at the transcripts' word boundaries (README)
 word_edges=true                  # also learn where the transcripts' words start and end (sharper boundaries; README)
 store=files                      # feature stores: files (one float32 .npy per video) | packed16 (float16, a few large files)
-recipe_options=(members train_set splice_at_words word_edges stage stop_stage dataset data_root exp_dir n_clips seed difficulty forgery face size workers
+recipe_options=(members member_jobs train_set splice_at_words word_edges stage stop_stage dataset data_root exp_dir n_clips seed difficulty forgery face size workers
   visual_encoder lip_weights crop audio_encoder audio_layer config nms top_k score_threshold protocol ngpu store)
 source recipes/common/parse_options.sh "$@"
 

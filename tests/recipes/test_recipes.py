@@ -79,7 +79,7 @@ def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
         assert 0 < metrics["n_proposals"] <= 100 * len(test)
         assert list(metrics["ap"]) == ["0.5", "0.75", "0.95"] and list(metrics["ar"]) == ["100", "50", "20", "10"]
     else:  # the test split is unlabelled, as in the real dataset: the recipe exports a submission
-        run_recipe("avdeepfake1m", *common, "--test_split", "test", "--members", "2")
+        out = run_recipe("avdeepfake1m", *common, "--test_split", "test", "--members", "2", "--member_jobs", "2")
         files = (data / "test_files.txt").read_text().split()
         check = subprocess.run([sys.executable, "-m", "avforge", "validate-submission",
                                 str(tmp_path / "exp" / "submission.zip"), "--files", str(data / "test_files.txt")],
@@ -92,6 +92,12 @@ def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
         assert "seed: 0" in (tmp_path / "exp" / "train" / "config.yaml").read_text()
         index = json.loads((tmp_path / "exp" / "raw" / "test" / "index.json").read_text())
         assert [Path(m).parts[-3] for m in index["members"]] == ["train", "train.member2"]
+        # --member_jobs 2: trained side by side, each logging to its own folder
+        assert "2 members, 2 at a time with OMP_NUM_THREADS=1 each" in out
+        for done in ("member 1 done", "member 2 done"):
+            assert done in out
+        for folder in ("train", "train.member2"):
+            assert "epoch 2/2" in (tmp_path / "exp" / folder / "train.log").read_text()
         for kind in ("visual", "audio"):  # AV-Deepfake1M's size: float16 features in a few packed files
             storage = json.loads((tmp_path / "exp" / "features" / kind / STORE_INFO).read_text())["storage"]
             assert storage == {"dtype": "float16", "layout": "packed"}
@@ -116,7 +122,26 @@ def test_recipe_rejects_unknown_option_and_missing_data(tmp_path):
     assert proc.returncode == 2 and "--word_edges must be true or false, got 'yes'" in proc.stderr
     proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--members", "0"], capture_output=True, text=True)
     assert proc.returncode == 2 and "--members must be a whole number >= 1, got '0'" in proc.stderr
+    proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--member_jobs", "2", "--ngpu", "2"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "--member_jobs above 1 shares one device" in proc.stderr
     proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--data_root", str(tmp_path),
                            "--exp_dir", str(tmp_path / "exp"), "--stop_stage", "0"], capture_output=True, text=True)
     assert proc.returncode == 1 and "no metadata.json" in proc.stdout
     assert "stage 0 (data): FAILED" in proc.stderr and not (tmp_path / "exp" / "done" / "stage_0").exists()
+
+
+def test_members_side_by_side_fail_together_and_leave_no_done_marker(tmp_path):
+    """--member_jobs 2: every member that fails is named with its log, and stage 4 is not marked done."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "metadata.json").write_text("[]")
+    exp = tmp_path / "exp"
+    proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--data_root", str(tmp_path / "data"),
+                           "--exp_dir", str(exp), "--stage", "4", "--stop_stage", "4", "--members", "3",
+                           "--member_jobs", "2"], capture_output=True, text=True,
+                          env=dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}"))
+    assert proc.returncode == 1 and "stage 4 (train): FAILED" in proc.stderr
+    for k, folder in ((1, "train"), (2, "train.member2"), (3, "train.member3")):  # no features: each one fails
+        assert f"member {k} FAILED (exit 2), see {exp / folder / 'train.log'}" in proc.stdout
+        assert "not a feature store" in (exp / folder / "train.log").read_text()
+    assert not (exp / "done" / "stage_4").exists()
