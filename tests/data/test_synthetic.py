@@ -1,5 +1,8 @@
 """The synthetic benchmark: deterministic, loadable in both real layouts, labels match the media."""
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -216,6 +219,19 @@ def test_speech_timings_and_visemes_follow_the_words():
     openness, _ = viseme_tracks(utt.phonemes, VIDEO_GRID.num_frames(utt.duration_s))
     b_frame = VIDEO_GRID.index_of(utt.phonemes[0].start_s + 0.01)  # the closed 'b' of "bob"
     assert openness[b_frame] < 0.5 * openness.max()
+
+
+def test_breathy_voices_speak_the_same_in_every_process():
+    """espeak-ng seeds its breath noise (+f2 / +f3 variants) from the clock, to the second: without a seed
+    per utterance, two generations of the same benchmark gave those speakers other audio."""
+    code = ("import hashlib; from avforge.data.synthetic.speech import Voice, synthesize; "
+            "print(hashlib.md5(synthesize('the quick brown fox jumps over the lazy dog', "
+            "Voice('en-029+f3', 190, 57, 49)).wave.tobytes()).hexdigest())")
+    runs = []
+    for _ in range(3):  # each in a fresh process, a second or more after the last
+        runs.append(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        time.sleep(1.1)
+    assert len(set(runs)) == 1 and runs[0].strip()
 
 
 @pytest.mark.parametrize("crop", ["fixed", "detect"])

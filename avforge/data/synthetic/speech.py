@@ -1,16 +1,18 @@
 """Real speech from espeak-ng (the library bundled by ``espeakng-loader``) through ctypes.
 
 espeak-ng keeps global state, so there is one engine per process (``Engine.get()``). That state
-(filter memories, noise generators) carries over from one utterance to the next and neither
-re-seeding (``espeak_ng_SetRandSeed``, ``srand``) nor re-initialising resets it: output is
-deterministic only for the same sequence of calls in a fresh process, which is how the
-generator uses it (one fresh process per clip group). Synthesis runs in synchronous mode: the callback
+(filter memories) carries over from one utterance to the next and re-initialising does not reset
+it: output is deterministic only for the same sequence of calls in a fresh process, which is how
+the generator uses it (one fresh process per clip group). Its noise generator (the breath of the
+``+f2`` / ``+f3`` variants) starts from the clock (a process a second later speaks otherwise), so
+each utterance seeds it from its text and voice (``espeak_ng_SetRandSeed``). Synthesis runs in synchronous mode: the callback
 collects 22,050 Hz samples and word/phoneme events (positions in ms), which become word and
 phoneme timings in seconds. Audio is resampled to 16 kHz with soxr.
 """
 from __future__ import annotations
 
 import ctypes
+import zlib
 from dataclasses import dataclass
 
 import espeakng_loader
@@ -93,6 +95,7 @@ class Engine:
         self._events: list[tuple[int, int, int, int, bytes]] = []  # type, ms, text pos, length, phoneme
         self._callback = _CALLBACK(self._collect)  # keep a reference: espeak holds the pointer
         self._lib.espeak_SetSynthCallback(self._callback)
+        self._lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         self._voice: Voice | None = None
 
     @classmethod
@@ -127,6 +130,7 @@ class Engine:
         """Speak ``text`` (one sentence, no punctuation: word labels come from text positions)."""
         self._set_voice(voice)
         self._chunks, self._events = [], []
+        self._lib.espeak_ng_SetRandSeed(zlib.crc32(f"{voice}|{text}".encode()))  # breath noise
         data = text.encode("utf-8") + b"\0"
         err = self._lib.espeak_Synth(data, len(data), 0, 1, 0, _CHARS_UTF8, None, None)
         if err != 0:
