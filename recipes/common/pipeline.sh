@@ -43,8 +43,9 @@ if [ "$need_words" = true ]; then words_sets+=(--set "data.train_words=$words_fi
 # --members N: N detectors (seeds seed, seed + 1, ...) run as one ensemble, their outputs averaged
 # (avforge/models/ensemble.py): N times the training work (README, "Weight decay and ensembles").
 # --member_jobs J trains J of them at a time (default 1: one after another), each logging to <its folder>/train.log;
-# on CPU each gets cores / J threads unless OMP_NUM_THREADS is set: a small detector does not keep the cores busy
-# (three members on 2 cores 1.32x faster with J = 3; README, "Members side by side").
+# on CPU each gets cores / (members in its round of J) threads unless OMP_NUM_THREADS is set (so a last round of
+# fewer members gets more each): a small detector does not keep the cores busy (three members on 2 cores 1.32x
+# faster with J = 3; README, "Members side by side").
 for flag in members member_jobs; do
   case "${!flag}" in
     ''|*[!0-9]*|0) echo "$0: error: --$flag must be a whole number >= 1, got '${!flag}'" >&2; exit 2 ;;
@@ -117,14 +118,19 @@ stage_train() {
     done
     return 0
   fi
-  local jobs=$((member_jobs < members ? member_jobs : members)) threads="${OMP_NUM_THREADS:-}" failed=0
+  local jobs=$((member_jobs < members ? member_jobs : members)) fixed="${OMP_NUM_THREADS:-}" threads note round failed=0
   local -A running=()  # pid -> member number
-  if [ -z "$threads" ] && [ "$device" = cpu ]; then threads=$(($(nproc) / jobs)); [ "$threads" -ge 1 ] || threads=1; fi
-  log "stage 4: $members members, $jobs at a time${threads:+ with OMP_NUM_THREADS=$threads each}"
+  log "stage 4: $members members, $jobs at a time${fixed:+ with OMP_NUM_THREADS=$fixed each}"
   for ((k = 1; k <= members; k++)); do
     while [ "${#running[@]}" -ge "$jobs" ]; do wait_member || failed=1; done
     prepare_member "$k"
-    log "stage 4: member $k of $members (seed $((seed + k - 1))) in ${member_dirs[k - 1]}, log ${member_dirs[k - 1]}/train.log"
+    threads=$fixed note=""
+    if [ -z "$fixed" ] && [ "$device" = cpu ]; then  # the members of k's round: jobs, or what is left in the last
+      round=$((members - (k - 1) / jobs * jobs)); ((round <= jobs)) || round=$jobs
+      threads=$(($(nproc) / round)); ((threads >= 1)) || threads=1
+      note=" with OMP_NUM_THREADS=$threads"
+    fi
+    log "stage 4: member $k of $members (seed $((seed + k - 1))) in ${member_dirs[k - 1]}$note, log ${member_dirs[k - 1]}/train.log"
     ( if [ -n "$threads" ]; then export OMP_NUM_THREADS="$threads"; fi
       train_member "$k" ) > "${member_dirs[k - 1]}/train.log" 2>&1 &
     running[$!]=$k

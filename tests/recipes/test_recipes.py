@@ -132,16 +132,21 @@ def test_recipe_rejects_unknown_option_and_missing_data(tmp_path):
 
 
 def test_members_side_by_side_fail_together_and_leave_no_done_marker(tmp_path):
-    """--member_jobs 2: every member that fails is named with its log, and stage 4 is not marked done."""
+    """--member_jobs 2: every member that fails is named with its log, and stage 4 is not marked done; without
+    OMP_NUM_THREADS each member gets the cores shared by the members of its round (the last, alone: all)."""
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "metadata.json").write_text("[]")
     exp = tmp_path / "exp"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--data_root", str(tmp_path / "data"),
                            "--exp_dir", str(exp), "--stage", "4", "--stop_stage", "4", "--members", "3",
                            "--member_jobs", "2"], capture_output=True, text=True,
-                          env=dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}"))
+                          env=dict(env, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}"))
     assert proc.returncode == 1 and "stage 4 (train): FAILED" in proc.stderr
-    for k, folder in ((1, "train"), (2, "train.member2"), (3, "train.member3")):  # no features: each one fails
+    cores = len(os.sched_getaffinity(0))
+    for k, folder, threads in ((1, "train", cores // 2), (2, "train.member2", cores // 2), (3, "train.member3", cores)):
+        assert f"member {k} of 3 (seed {k - 1}) in {exp / folder} with OMP_NUM_THREADS={max(threads, 1)}," in proc.stdout
+        # no features: each one fails
         assert f"member {k} FAILED (exit 2), see {exp / folder / 'train.log'}" in proc.stdout
         assert "not a feature store" in (exp / folder / "train.log").read_text()
     assert not (exp / "done" / "stage_4").exists()
