@@ -7,7 +7,7 @@ module of BSN / BMN), so those features must carry where the lips and the speech
 disagreeing. Its probabilities are not used at decoding: moving the regressed boundaries to the
 likeliest edge ("snapping") was measured and cost sub-frame precision, and multiplying each
 candidate's score by them (BSN's proposal confidence) helped only while pseudo-forgeries taught
-the boundaries too (README, "Boundaries").
+the boundaries too (docs/results.md, "Boundaries").
 
 Edge k lies between frames k - 1 and k (k = 0 .. T), i.e. at frame position k of the 25 fps grid.
 """

@@ -28,8 +28,8 @@ top_k=100
 score_threshold=0
 protocol=avdeepfake1m
 ngpu=0
-splice_at_words=false            # true: pseudo-forgeries cut at the metadata's word timings (sharper edges, more false alarms; README)
-word_edges=true                  # also learn where the metadata's words start and end (sharper boundaries; README)
+splice_at_words=false            # true: pseudo-forgeries cut at the metadata's word timings (sharper edges, more false alarms; docs/results.md)
+word_edges=true                  # also learn where the metadata's words start and end (sharper boundaries; docs/results.md)
 store=packed16                   # feature stores: packed16 (float16, a few large files: 1M videos) | files (one float32 .npy each)
 recipe_options=(members member_jobs train_set splice_at_words word_edges stage stop_stage data_root exp_dir test_split seed visual_encoder lip_weights crop
   audio_encoder audio_layer config nms top_k score_threshold protocol ngpu store)

@@ -41,11 +41,11 @@ words_sets=(--set "data.splice_at_words=$splice_at_words" --set "model.word_edge
 if [ "$need_words" = true ]; then words_sets+=(--set "data.train_words=$words_file"); fi
 
 # --members N: N detectors (seeds seed, seed + 1, ...) run as one ensemble, their outputs averaged
-# (avforge/models/ensemble.py): N times the training work (README, "Weight decay and ensembles").
+# (avforge/models/ensemble.py): N times the training work (docs/results.md, "Weight decay and ensembles").
 # --member_jobs J trains J of them at a time (default 1: one after another), each logging to <its folder>/train.log;
 # on CPU each gets cores / (members in its round of J) threads unless OMP_NUM_THREADS is set (so a last round of
 # fewer members gets more each): a small detector does not keep the cores busy (three members on 2 cores 1.32x
-# faster with J = 3; README, "Members side by side").
+# faster with J = 3; docs/results.md, "Members side by side").
 for flag in members member_jobs; do
   case "${!flag}" in
     ''|*[!0-9]*|0) echo "$0: error: --$flag must be a whole number >= 1, got '${!flag}'" >&2; exit 2 ;;

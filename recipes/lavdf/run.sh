@@ -25,8 +25,8 @@ top_k=100
 score_threshold=0
 protocol=lavdf
 ngpu=0
-splice_at_words=false            # true: pseudo-forgeries cut at the metadata's word timings (sharper edges, more false alarms; README)
-word_edges=true                  # also learn where the metadata's words start and end (sharper boundaries; README)
+splice_at_words=false            # true: pseudo-forgeries cut at the metadata's word timings (sharper edges, more false alarms; docs/results.md)
+word_edges=true                  # also learn where the metadata's words start and end (sharper boundaries; docs/results.md)
 store=files                      # feature stores: files (one float32 .npy per video) | packed16 (float16, a few large files)
 recipe_options=(members member_jobs train_set splice_at_words word_edges stage stop_stage data_root exp_dir seed visual_encoder lip_weights crop
   audio_encoder audio_layer config nms top_k score_threshold protocol ngpu store)

@@ -31,8 +31,8 @@ top_k=100
 score_threshold=0
 protocol=avdeepfake1m
 ngpu=0
-splice_at_words=false            # true: pseudo-forgeries cut at the transcripts' word boundaries (README)
-word_edges=true                  # also learn where the transcripts' words start and end (sharper boundaries; README)
+splice_at_words=false            # true: pseudo-forgeries cut at the transcripts' word boundaries (docs/results.md)
+word_edges=true                  # also learn where the transcripts' words start and end (sharper boundaries; docs/results.md)
 store=files                      # feature stores: files (one float32 .npy per video) | packed16 (float16, a few large files)
 recipe_options=(members member_jobs train_set splice_at_words word_edges stage stop_stage dataset data_root exp_dir n_clips seed difficulty forgery face size workers
   visual_encoder lip_weights crop audio_encoder audio_layer config nms top_k score_threshold protocol ngpu store)
