@@ -24,6 +24,7 @@ audio_layer=last
 config=avforge/configs/avdeepfake1m.yaml
 train_set=""
 nms=soft
+nms_iou=""                         # with --nms hard: its IoU threshold (empty: the config's); docs/results.md, "Post-processing"
 top_k=100
 score_threshold=0
 protocol=avdeepfake1m
@@ -32,7 +33,7 @@ splice_at_words=false            # true: pseudo-forgeries cut at the metadata's 
 word_edges=true                  # also learn where the metadata's words start and end (sharper boundaries; docs/results.md)
 store=packed16                   # feature stores: packed16 (float16, a few large files: 1M videos) | files (one float32 .npy each)
 recipe_options=(members member_jobs train_set splice_at_words word_edges stage stop_stage data_root exp_dir test_split seed visual_encoder lip_weights crop
-  audio_encoder audio_layer config nms top_k score_threshold protocol ngpu store)
+  audio_encoder audio_layer config nms nms_iou top_k score_threshold protocol ngpu store)
 source recipes/common/parse_options.sh "$@"
 
 train_split=train; val_split=val

@@ -156,7 +156,7 @@ stage_predict() {
 }
 stage_postprocess() {
   python -m avforge postprocess --raw "$exp_dir/raw/$test_split" --out "$exp_dir/proposals/$test_split.json" \
-    --nms "$nms" --top-k "$top_k" --score-threshold "$score_threshold"
+    --nms "$nms" ${nms_iou:+--nms-iou "$nms_iou"} --top-k "$top_k" --score-threshold "$score_threshold"
 }
 stage_report() {
   local props="$exp_dir/proposals/$test_split.json" scores="$exp_dir/proposals/video_scores.json"
@@ -194,5 +194,5 @@ run_stage 2 "visual features" "$(opts $common)$visual_sig" stage_visual
 run_stage 3 "audio features" "$(opts $common)$audio_sig" stage_audio
 run_stage 4 "train" "$(opts $common seed members train_set splice_at_words word_edges)$(content config_file)" stage_train
 run_stage 5 "infer" "$(opts $common test_split)" stage_predict
-run_stage 6 "post-process" "$(opts $common nms top_k score_threshold)" stage_postprocess
+run_stage 6 "post-process" "$(opts $common nms top_k score_threshold)${nms_iou:+nms_iou=$nms_iou;}" stage_postprocess
 run_stage 7 "report" "$(opts $common protocol)$(content test_labels test_files)" stage_report

@@ -21,6 +21,7 @@ audio_layer=last
 config=avforge/configs/lavdf.yaml
 train_set=""
 nms=soft
+nms_iou=""                         # with --nms hard: its IoU threshold (empty: the config's); docs/results.md, "Post-processing"
 top_k=100
 score_threshold=0
 protocol=lavdf
@@ -29,7 +30,7 @@ splice_at_words=false            # true: pseudo-forgeries cut at the metadata's 
 word_edges=true                  # also learn where the metadata's words start and end (sharper boundaries; docs/results.md)
 store=files                      # feature stores: files (one float32 .npy per video) | packed16 (float16, a few large files)
 recipe_options=(members member_jobs train_set splice_at_words word_edges stage stop_stage data_root exp_dir seed visual_encoder lip_weights crop
-  audio_encoder audio_layer config nms top_k score_threshold protocol ngpu store)
+  audio_encoder audio_layer config nms nms_iou top_k score_threshold protocol ngpu store)
 source recipes/common/parse_options.sh "$@"
 
 train_split=train; val_split=dev; test_split=test

@@ -27,6 +27,7 @@ audio_layer=last
 config=avforge/configs/synthetic_small.yaml
 train_set=""                       # extra space-separated key=value overrides for avforge train
 nms=soft
+nms_iou=""                         # with --nms hard: its IoU threshold (empty: the config's); docs/results.md, "Post-processing"
 top_k=100
 score_threshold=0
 protocol=avdeepfake1m
@@ -35,7 +36,7 @@ splice_at_words=false            # true: pseudo-forgeries cut at the transcripts
 word_edges=true                  # also learn where the transcripts' words start and end (sharper boundaries; docs/results.md)
 store=files                      # feature stores: files (one float32 .npy per video) | packed16 (float16, a few large files)
 recipe_options=(members member_jobs train_set splice_at_words word_edges stage stop_stage dataset data_root exp_dir n_clips seed difficulty forgery face size workers
-  visual_encoder lip_weights crop audio_encoder audio_layer config nms top_k score_threshold protocol ngpu store)
+  visual_encoder lip_weights crop audio_encoder audio_layer config nms nms_iou top_k score_threshold protocol ngpu store)
 source recipes/common/parse_options.sh "$@"
 
 if [ "$dataset" = lavdf ]; then train_split=train; val_split=dev; test_split=test

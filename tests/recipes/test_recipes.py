@@ -51,7 +51,10 @@ def test_synthetic_recipe_end_to_end_resumes_and_reruns_postprocessing(tmp_path)
 
     proposals = tmp_path / "exp" / "proposals" / "test.json"
     before = json.loads(proposals.read_text())
-    rerun = stage_lines(run_recipe("synthetic", *common, "--stage", "6", "--nms", "hard", "--top_k", "3"))
+    rerun = stage_lines(run_recipe("synthetic", *common, "--stage", "6", "--nms", "hard", "--nms_iou", "0.9",
+                                   "--top_k", "3"))
+    settings = (tmp_path / "exp" / "log" / "stage_6.log").read_text()
+    assert "'method': 'nms'" in settings and "'nms_iou': 0.9" in settings
     assert [line.split(")")[0] for line in rerun if line.endswith(": done")] == ["stage 6 (post-process",
                                                                                  "stage 7 (report"]
     after = json.loads(proposals.read_text())
