@@ -171,8 +171,8 @@ stage_report() {
 }
 
 # Stage signatures hold what changes a stage's result, never how it is run (ngpu, device):
-# option values, and the sha256 of the files behind them (config, weights, metadata), so an
-# edited file re-runs its stage. A model name that is not a path is signed as the name.
+# option values, and the sha256 of the files behind them (weights, metadata; the config's parsed content),
+# so an edited file re-runs its stage. A model name that is not a path is signed as the name.
 opts() { local v s=""; for v in "$@"; do s+="$v=${!v};"; done; printf '%s' "$s"; }
 fingerprint() {  # sha256 of a file, of a folder's files (paths + contents), else the value itself
   if [ -f "$1" ]; then sha256sum < "$1" | cut -c1-64
@@ -182,6 +182,11 @@ fingerprint() {  # sha256 of a file, of a folder's files (paths + contents), els
 }
 content() { local v s=""; for v in "$@"; do s+="$v:sha256=$(fingerprint "${!v}");"; done; printf '%s' "$s"; }
 config_file="$config"; [ -f "$config_file" ] || config_file="avforge/configs/$config.yaml"  # a shipped stem
+# The config is signed by what it says, not how it is written: comments and layout do not retrain. (A file
+# that is not valid YAML is signed by its bytes; training then stops with the parse error.)
+config_sig="config_file:sha256=$( (python -c 'import hashlib, json, sys, yaml
+print(hashlib.sha256(json.dumps(yaml.safe_load(open(sys.argv[1])), sort_keys=True).encode()).hexdigest())' \
+  "$config_file" 2>/dev/null) || fingerprint "$config_file");"
 metadata_files() { local f; for f in "$data_root"/*.json "$data_root"/*.txt; do if [ -f "$f" ]; then fingerprint "$f"; fi; done; }
 common="dataset data_root exp_dir"
 run_stage 0 "data" "$(opts $common $data_options)" stage_data
@@ -192,7 +197,7 @@ train_inputs="$data_sig$visual_sig$audio_sig"  # what training reads besides its
 run_stage 1 "manifests" "$(opts $common test_split need_words)$data_sig" stage_manifests
 run_stage 2 "visual features" "$(opts $common)$visual_sig" stage_visual
 run_stage 3 "audio features" "$(opts $common)$audio_sig" stage_audio
-run_stage 4 "train" "$(opts $common seed members train_set splice_at_words word_edges)$(content config_file)" stage_train
+run_stage 4 "train" "$(opts $common seed members train_set splice_at_words word_edges)$config_sig" stage_train
 run_stage 5 "infer" "$(opts $common test_split)" stage_predict
 run_stage 6 "post-process" "$(opts $common nms top_k score_threshold)${nms_iou:+nms_iou=$nms_iou;}" stage_postprocess
 run_stage 7 "report" "$(opts $common protocol)$(content test_labels test_files)" stage_report
