@@ -184,9 +184,11 @@ content() { local v s=""; for v in "$@"; do s+="$v:sha256=$(fingerprint "${!v}")
 config_file="$config"; [ -f "$config_file" ] || config_file="avforge/configs/$config.yaml"  # a shipped stem
 # The config is signed by what it says, not how it is written: comments and layout do not retrain. (A file
 # that is not valid YAML is signed by its bytes; training then stops with the parse error.)
-config_sig="config_file:sha256=$( (python -c 'import hashlib, json, sys, yaml
+config_sig=$(python -c 'import hashlib, json, sys, yaml
 print(hashlib.sha256(json.dumps(yaml.safe_load(open(sys.argv[1])), sort_keys=True).encode()).hexdigest())' \
-  "$config_file" 2>/dev/null) || fingerprint "$config_file");"
+  "$config_file" 2>/dev/null || true)
+[[ "$config_sig" =~ ^[0-9a-f]{64}$ ]] || config_sig=$(fingerprint "$config_file")
+config_sig="config_file:sha256=$config_sig;"
 metadata_files() { local f; for f in "$data_root"/*.json "$data_root"/*.txt; do if [ -f "$f" ]; then fingerprint "$f"; fi; done; }
 common="dataset data_root exp_dir"
 run_stage 0 "data" "$(opts $common $data_options)" stage_data

@@ -1,13 +1,15 @@
 """Recipe stage signatures (recipes/common/pipeline.sh), with every avforge call stubbed: fast.
 
-A stage re-runs when what it produces would change (option values, the content of the config,
-weights and metadata files), never for how it is run (``--ngpu``)."""
+A stage re-runs when what it produces would change (option values, the content of the weights and
+metadata files, the config's parsed content), never for how it is run (``--ngpu``)."""
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-STUB = """#!/usr/bin/env bash
+STUB = f"""#!/usr/bin/env bash
+if [ "$1" = -c ]; then exec {sys.executable} "$@"; fi  # the recipe's own python snippets (the config's signature)
 echo "$*" >> "$AVF_CALLS"
 """
 
@@ -43,6 +45,10 @@ def test_signatures_follow_content_not_launch(tmp_path):
 
     # how it runs: --ngpu 2 (torchrun) changes nothing that was done
     assert recipe(tmp_path, *weights, "--ngpu", "2") == ([], "")
+
+    # the config's comments and layout: nothing re-runs (it is signed by its parsed content)
+    (tmp_path / "cfg.yaml").write_text("# two epochs\ntrain: {epochs: 2}  # flow style\n")
+    assert recipe(tmp_path, *weights) == ([], "")
 
     # the config's content, at the same path: training and everything after it re-run
     (tmp_path / "cfg.yaml").write_text("train:\n  epochs: 3\n")
