@@ -9,7 +9,8 @@ Writes, atomically and only once everything is computed:
   the proposals file stays valid for the official evaluator and ``avforge submit``;
 - ``--video-scores`` (default ``video_scores.json`` next to ``--out``): ``{file: score}``, the
   video-level fake probability for detection AUC (Task 1).
-Defaults of every suppression option come from the checkpoint's ``postprocess`` config.
+Defaults of every suppression option come from the checkpoint's ``postprocess`` config, or from
+``--config``'s (an edited config's ``postprocess`` section needs no retraining); flags override both.
 """
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from avforge.core.config import from_dict
+from avforge.core.errors import AvforgeError
 from avforge.core.fileio import check_output, write_json_set
+from avforge.engine.config import load_experiment
 from avforge.engine.rawcache import load_raw, read_index
 from avforge.postprocess import PostprocessConfig, postprocess
 
@@ -37,12 +40,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--t1", type=float, help="Soft-NMS IoU threshold offset t1 (BA-TFD 0.1968)")
     parser.add_argument("--t2", type=float, help="Soft-NMS IoU threshold t2 (BA-TFD 0.4123)")
     parser.add_argument("--nms-iou", type=float, help="hard NMS IoU threshold")
+    parser.add_argument("--config", help="experiment config (YAML or shipped stem) whose postprocess section replaces "
+                                             "the checkpoint's")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a key of --config (repeatable)")
     parser.add_argument("--modality-out", type=Path, help="modality sidecar (default <out stem>.modality.json)")
     parser.add_argument("--video-scores", type=Path, help="video-level scores (default video_scores.json next to --out)")
 
 
 def postprocess_config(saved: dict | None, args: argparse.Namespace) -> PostprocessConfig:
-    cfg = from_dict(PostprocessConfig, saved or {}, "raw index postprocess")
+    if args.config:
+        cfg = load_experiment(args.config, args.set).postprocess
+    else:
+        cfg = from_dict(PostprocessConfig, saved or {}, "raw index postprocess")
     flags = {"method": NMS_METHODS.get(args.nms), "max_proposals": args.top_k, "min_score": args.score_threshold,
              "pre_topk": args.pre_top_k, "soft_nms_alpha": args.sigma, "soft_nms_t1": args.t1,
              "soft_nms_t2": args.t2, "nms_iou": args.nms_iou}
@@ -50,6 +59,8 @@ def postprocess_config(saved: dict | None, args: argparse.Namespace) -> Postproc
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.set and not args.config:
+        raise AvforgeError("--set overrides a key of --config: give --config too")
     modality_out = args.modality_out or args.out.with_name(f"{args.out.stem}.modality.json")
     scores_out = args.video_scores or args.out.with_name("video_scores.json")
     for path in (args.out, modality_out, scores_out):

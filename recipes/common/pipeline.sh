@@ -152,11 +152,13 @@ stage_predict() {
   fi
   mkdir -p "$raw" && printf '%s' "$signature" > "$raw/recipe_signature"
   python -m avforge predict "${checkpoints[@]}" --manifest "$exp_dir/manifests/$test_split.jsonl" \
-    --visual-store "$feats/visual" --audio-store "$feats/audio" --out "$exp_dir/raw/$test_split" --device "$device"
+    --visual-store "$feats/visual" --audio-store "$feats/audio" --out "$exp_dir/raw/$test_split" --device "$device" \
+    --config "$config" "${train_sets[@]}"  # the config's infer section, as it is now
 }
 stage_postprocess() {
   python -m avforge postprocess --raw "$exp_dir/raw/$test_split" --out "$exp_dir/proposals/$test_split.json" \
-    --nms "$nms" ${nms_iou:+--nms-iou "$nms_iou"} --top-k "$top_k" --score-threshold "$score_threshold"
+    --config "$config" "${train_sets[@]}" --nms "$nms" ${nms_iou:+--nms-iou "$nms_iou"} --top-k "$top_k" \
+    --score-threshold "$score_threshold"  # the config's postprocess section, then the recipe's flags
 }
 stage_report() {
   local props="$exp_dir/proposals/$test_split.json" scores="$exp_dir/proposals/video_scores.json"
@@ -182,12 +184,16 @@ fingerprint() {  # sha256 of a file, of a folder's files (paths + contents), els
 }
 content() { local v s=""; for v in "$@"; do s+="$v:sha256=$(fingerprint "${!v}");"; done; printf '%s' "$s"; }
 config_file="$config"; [ -f "$config_file" ] || config_file="avforge/configs/$config.yaml"  # a shipped stem
-# The config is signed by what it says, not how it is written: comments and layout do not retrain. (A file
-# that is not valid YAML is signed by its bytes; training then stops with the parse error.)
-config_sig=$(python -c 'import hashlib, json, sys, yaml
-print(hashlib.sha256(json.dumps(yaml.safe_load(open(sys.argv[1])), sort_keys=True).encode()).hexdigest())' \
+# The config is signed by what it says, not how it is written: comments and layout do not retrain. Its infer
+# and postprocess sections are signed apart, by the stages that read them (5 and 6: an edit there re-runs only
+# those). A file that is not a valid YAML mapping is signed by its bytes; training then stops with the error.
+config_sigs=$(python -c 'import hashlib, json, sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+h = lambda x: hashlib.sha256(json.dumps(x, sort_keys=True).encode()).hexdigest()
+print(h({k: v for k, v in c.items() if k not in ("infer", "postprocess")}), h(c.get("infer")), h(c.get("postprocess")))' \
   "$config_file" 2>/dev/null || true)
-[[ "$config_sig" =~ ^[0-9a-f]{64}$ ]] || config_sig=$(fingerprint "$config_file")
+read -r config_sig infer_sig post_sig <<< "$config_sigs" || true
+[[ "$config_sig" =~ ^[0-9a-f]{64}$ ]] || { config_sig=$(fingerprint "$config_file"); infer_sig=""; post_sig=""; }
 config_sig="config_file:sha256=$config_sig;"
 metadata_files() { local f; for f in "$data_root"/*.json "$data_root"/*.txt; do if [ -f "$f" ]; then fingerprint "$f"; fi; done; }
 common="dataset data_root exp_dir"
@@ -200,6 +206,6 @@ run_stage 1 "manifests" "$(opts $common test_split need_words)$data_sig" stage_m
 run_stage 2 "visual features" "$(opts $common)$visual_sig" stage_visual
 run_stage 3 "audio features" "$(opts $common)$audio_sig" stage_audio
 run_stage 4 "train" "$(opts $common seed members train_set splice_at_words word_edges)$config_sig" stage_train
-run_stage 5 "infer" "$(opts $common test_split)" stage_predict
-run_stage 6 "post-process" "$(opts $common nms top_k score_threshold)${nms_iou:+nms_iou=$nms_iou;}" stage_postprocess
+run_stage 5 "infer" "$(opts $common test_split)${infer_sig:+config_infer:sha256=$infer_sig;}" stage_predict
+run_stage 6 "post-process" "$(opts $common nms top_k score_threshold)${nms_iou:+nms_iou=$nms_iou;}${post_sig:+config_postprocess:sha256=$post_sig;}" stage_postprocess
 run_stage 7 "report" "$(opts $common protocol)$(content test_labels test_files)" stage_report

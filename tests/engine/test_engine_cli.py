@@ -88,6 +88,32 @@ def test_predict_then_postprocess(trained, capsys, tmp_path):
     assert sum(map(len, unsuppressed.values())) > sum(map(len, proposals.values()))
 
 
+def test_infer_and_postprocess_settings_from_an_edited_config(trained, capsys, tmp_path):
+    """--config: the infer / postprocess sections of a config as it is now, not as it was at training."""
+    cfg = tmp_path / "edited.yaml"
+    cfg.write_text("infer: {window_s: 6.4, overlap_s: 3.2}\npostprocess: {max_proposals: 3}\n")
+    raw = tmp_path / "raw"
+    rc, _, err = run_cli(["predict", "--checkpoint", str(trained["exp"]), "--manifest", str(trained["test"]),
+                          "--out", str(raw), "--config", str(cfg), "--set", "infer.batch_windows=2"], capsys)
+    assert rc == 0, err
+    assert json.loads((raw / "index.json").read_text())["infer"] == {"window_s": 6.4, "overlap_s": 3.2,
+                                                                     "batch_windows": 2}
+    counts = {}
+    for name, extra in (("checkpoint", []), ("config", ["--config", str(cfg)]),
+                        ("set", ["--config", str(cfg), "--set", "postprocess.max_proposals=2"]),
+                        ("flag", ["--config", str(cfg), "--top-k", "5"])):
+        out = tmp_path / name / "p.json"
+        rc, _, err = run_cli(["postprocess", "--raw", str(raw), "--out", str(out), *extra], capsys)
+        assert rc == 0, err
+        counts[name] = max(map(len, json.loads(out.read_text()).values()))
+    assert counts == {"checkpoint": 100, "config": 3, "set": 2, "flag": 5}  # the checkpoint's config keeps 100
+
+    rc, _, err = run_cli(["postprocess", "--raw", str(raw), "--out", str(tmp_path / "x.json"),
+                          "--set", "postprocess.max_proposals=2"], capsys)
+    assert_one_line_error(rc, err, "--set", "--config")
+    assert not (tmp_path / "x.json").exists()
+
+
 def _train_member(exp, vis, aud, manifest, *sets):
     argv = ["train", "--config", "synthetic_small", "--exp-dir", str(exp)]
     for s in TINY + [f"data.visual_store={vis}", f"data.audio_store={aud}", f"data.train_manifest={manifest}", *sets]:

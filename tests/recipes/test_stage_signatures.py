@@ -50,6 +50,17 @@ def test_signatures_follow_content_not_launch(tmp_path):
     (tmp_path / "cfg.yaml").write_text("# two epochs\ntrain: {epochs: 2}  # flow style\n")
     assert recipe(tmp_path, *weights) == ([], "")
 
+    # its postprocess section: post-processing alone re-runs, reading the config as it is now; its infer
+    # section: inference too (the raw outputs of the same checkpoint made again), never training
+    (tmp_path / "cfg.yaml").write_text("train: {epochs: 2}\npostprocess: {max_proposals: 50}\n")
+    ran, calls = recipe(tmp_path, *weights)
+    assert ran == [6, 7] and f"postprocess --raw {tmp_path}/exp/raw/test" in calls
+    assert f"--config {tmp_path}/cfg.yaml --nms soft" in calls
+    (tmp_path / "cfg.yaml").write_text("train: {epochs: 2}\npostprocess: {max_proposals: 50}\ninfer: {window_s: 10}\n")
+    assert recipe(tmp_path, *weights)[0] == [5, 6, 7]
+    assert (tmp_path / "exp" / "train" / "model.ckpt").read_text() == "trained"
+    assert not list((tmp_path / "exp").glob("train.replaced.*"))
+
     # the config's content, at the same path: training and everything after it re-run
     (tmp_path / "cfg.yaml").write_text("train:\n  epochs: 3\n")
     ran, calls = recipe(tmp_path, *weights, "--ngpu", "2")
@@ -62,7 +73,9 @@ def test_signatures_follow_content_not_launch(tmp_path):
     # a --set override re-runs training; the weights' content re-runs visual features and what
     # follows, and training starts anew on the new features (resuming would keep the old model)
     lr = ["--train_set", "train.lr=1e-4"]
-    assert recipe(tmp_path, *weights, *lr)[0] == [4, 5, 6, 7]
+    ran, calls = recipe(tmp_path, *weights, *lr)
+    assert ran == [4, 5, 6, 7]  # the overrides also reach inference and post-processing, as --set on the config
+    assert calls.count(f"--config {tmp_path}/cfg.yaml --set train.lr=1e-4") == 2  # predict, postprocess
     (tmp_path / "w.pth").write_bytes(b"weights v2")
     assert recipe(tmp_path, *weights, *lr)[0] == [2, 3, 4, 5, 6, 7]
     # a killed training (same inputs, no done marker) resumes in its folder: nothing moved
