@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 from avforge.data.synthetic.generate import FACES, FORGERIES, SynthConfig, generate
 from avforge.data.synthetic.layout import LAYOUTS
@@ -23,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face", choices=FACES, default=d.face,
                         help="drawn: a painted face per speaker; photo: a real portrait whose jaw and lips are "
                              "warped, framed and coloured per speaker (a second renderer; default drawn)")
+    parser.add_argument("--portrait", default=d.portrait,
+                        help="with --face photo: the face photo to animate (default: matplotlib's sample portrait)")
     parser.add_argument("--min-duration", type=float, default=d.min_duration_s, help="seconds per clip, at least")
     parser.add_argument("--max-duration", type=float, default=d.max_duration_s, help="seconds per clip, at most")
     parser.add_argument("--size", type=int, default=d.size, help="frame side in pixels (even)")
@@ -33,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg = SynthConfig(n=args.n, seed=args.seed, layout=args.layout, difficulty=args.difficulty,
                       min_duration_s=args.min_duration, max_duration_s=args.max_duration, size=args.size,
-                      forgery=args.forgery, face=args.face)
+                      forgery=args.forgery, face=args.face,
+                      portrait=str(Path(args.portrait).resolve()) if args.portrait else "")
     start = time.perf_counter()
     out = generate(args.out, cfg, workers=args.workers, force=args.force)
     print(f"wrote {cfg.n} videos ({cfg.layout} layout, {cfg.forgery} forgeries, {cfg.face} faces, "

@@ -309,12 +309,44 @@ def test_dataset_made_before_the_face_option_is_still_recognised(lavdf_root, tmp
     old = tmp_path / "old"
     shutil.copytree(lavdf_root, old)
     config = json.loads((old / "synth_config.json").read_text())
-    assert config.pop("face") == "drawn"
+    assert config.pop("face") == "drawn" and config.pop("portrait") == ""
     (old / "synth_config.json").write_text(json.dumps(config))
     before = _files(old)
     assert generate(old, LAVDF, workers=2, progress=False) == old and _files(old) == before
     with pytest.raises(AvforgeError, match="not this synthetic dataset"):
         generate(old, replace(LAVDF, face="photo"), workers=2, progress=False)
+
+
+def test_another_portrait_renders_the_same_labelled_clips_with_another_face(family_roots, tmp_path, capsys):
+    """--portrait: the photo renderer animates the given face photo; speech, forgeries and labels are
+    the sample portrait's dataset's, the pixels are not. A file with no face in it is a one-line
+    error naming it, and nothing is written."""
+    import cv2
+    import matplotlib.cbook
+    from dataclasses import replace
+
+    sample = cv2.imread(str(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+    h, w = sample.shape[:2]
+    other = np.full((h + 200, w + 120, 3), 90, np.uint8)  # the face smaller, off-centre, on a grey wall
+    other[150:150 + h * 3 // 4, 20:20 + w * 3 // 4] = cv2.resize(sample, (w * 3 // 4, h * 3 // 4))[..., ::-1]
+    portrait = tmp_path / "other.png"
+    cv2.imwrite(str(portrait), other)
+    root = generate(tmp_path / "other", replace(PHOTO, portrait=str(portrait)), workers=2, progress=False)
+    assert (root / "metadata.json").read_bytes() == (family_roots["photo"] / "metadata.json").read_bytes()
+    record = json.loads((root / "metadata.json").read_text())[0]
+    ours, theirs = (read_av(r / record["file"]) for r in (root, family_roots["photo"]))
+    assert np.array_equal(ours.wave, theirs.wave)
+    diff = np.abs(ours.frames.astype(float) - theirs.frames.astype(float)).mean()
+    assert diff > 10, diff  # another picture, not noise
+
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 128, np.uint8))
+    rc = main(["synth", "--out", str(tmp_path / "none"), "--n", "4", "--face", "photo", "--portrait", str(blank)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "no face found in the portrait" in err and str(blank) in err
+    assert not (tmp_path / "none").exists() and not list(tmp_path.glob(".none*"))
+    with pytest.raises(AvforgeError, match="photo renderer only"):
+        SynthConfig(portrait=str(portrait))
 
 
 def test_detect_crop_puts_every_speakers_mouth_at_one_place_and_scale():

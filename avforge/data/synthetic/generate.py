@@ -22,7 +22,7 @@ from avforge.core.types import ModifyType
 from avforge.data.synthetic import forge, layout
 from avforge.data.synthetic.face import FaceIdentity, FaceRenderer, Scene, apply_mouth_artefacts
 from avforge.data.synthetic.layout import SynthVideo
-from avforge.data.synthetic.photo_face import PhotoFaceRenderer, PhotoIdentity
+from avforge.data.synthetic.photo_face import PhotoFaceRenderer, PhotoIdentity, load_portrait
 from avforge.data.synthetic.script import Speech, compose_speech
 from avforge.data.synthetic.speech import SAMPLE_RATE, Timed, Voice
 from avforge.data.synthetic.visemes import viseme_tracks
@@ -53,12 +53,15 @@ class SynthConfig:
     groups_per_speaker: int = 5  # each group = one real clip + its fake variants
     forgery: str = "artefacts"  # one of FORGERIES (see avforge/data/synthetic/forge.py)
     face: str = "drawn"  # one of FACES: which renderer draws the talking face
+    portrait: str = ""  # face photo animated by the photo renderer ("" = matplotlib's sample portrait)
 
     def __post_init__(self):
         if self.forgery not in FORGERIES:
             raise AvforgeError(f"unknown forgery family {self.forgery!r} (expected one of {list(FORGERIES)})")
         if self.face not in FACES:
             raise AvforgeError(f"unknown face renderer {self.face!r} (expected one of {list(FACES)})")
+        if self.portrait and self.face != "photo":
+            raise AvforgeError(f"a portrait is animated by the photo renderer only (face is {self.face!r})")
         if self.layout not in layout.LAYOUTS:
             raise AvforgeError(f"unknown layout {self.layout!r} (expected one of {list(layout.LAYOUTS)})")
         if self.n < 1 or not 0.0 <= self.difficulty <= 1.0 or self.size < 32 or self.size % 2:
@@ -123,8 +126,10 @@ def _source(cfg: SynthConfig, speaker: Speaker, rng: np.random.Generator) -> _So
     n_samples = int(round(n_frames * VIDEO_GRID.samples_per_frame(SAMPLE_RATE)))
     speech = compose_speech(rng, speaker.voice, n_samples)
     floor = (10.0 ** (-(50.0 - 15.0 * cfg.difficulty) / 20.0) * rng.standard_normal(n_samples)).astype(np.float32)
-    renderer_cls = PhotoFaceRenderer if isinstance(speaker.face, PhotoIdentity) else FaceRenderer
-    renderer = renderer_cls(speaker.face, cfg.size, seed=int(speaker.id[2:]))
+    if isinstance(speaker.face, PhotoIdentity):
+        renderer = PhotoFaceRenderer(speaker.face, cfg.size, seed=int(speaker.id[2:]), portrait=cfg.portrait)
+    else:
+        renderer = FaceRenderer(speaker.face, cfg.size, seed=int(speaker.id[2:]))
     scene = Scene.sample(rng, n_frames, cfg.difficulty, renderer.margin)
     tracks = viseme_tracks(speech.phonemes, n_frames)
     return _Source(speech, floor, speech.wave + floor, renderer, scene, tracks, renderer.render(scene, *tracks))
@@ -211,7 +216,7 @@ def _prepare_out(out: Path, cfg: SynthConfig, force: bool) -> bool:
         return False
     try:
         saved = read_json(out / CONFIG_NAME)
-        if isinstance(saved, dict) and {"face": "drawn", **saved} == asdict(cfg):  # made before --face
+        if isinstance(saved, dict) and {"face": "drawn", "portrait": "", **saved} == asdict(cfg):  # made before --face
             return True
     except AvforgeError:  # no (readable) config: not a dataset of ours
         pass
@@ -227,6 +232,8 @@ def generate(out, cfg: SynthConfig, *, workers: int | None = None, force: bool =
     out = Path(out)
     if _prepare_out(out, cfg, force):
         return out
+    if cfg.face == "photo":
+        load_portrait(cfg.portrait)  # a bad portrait: one error now, before any output
     speakers = make_speakers(cfg)
     jobs, tmp = [], out.parent / f".{out.name}.partial-{os.getpid()}"
     for g in range(cfg.n_groups):

@@ -2,7 +2,8 @@
 
 The drawn renderer (``face.py``) paints every face from ellipses; a detector trained and tested
 only on it may learn how that renderer draws a mouth. This one animates a photograph instead
-(matplotlib's bundled portrait of Grace Hopper, a dependency already installed): yuface finds the
+(matplotlib's bundled portrait of Grace Hopper, a dependency already installed, or any portrait given
+as ``SynthConfig.portrait`` / ``avforge synth --portrait``: another face to test on): yuface finds the
 eyes and mouth corners once, and each frame is the photo with the chin and lower lip pulled down
 by the mouth's openness, the lips stretched by its width, and a dark mouth interior with teeth
 painted into the gap. Same ``render`` / ``mouth_box_in_frame`` interface and the same per-clip
@@ -28,21 +29,23 @@ from avforge.io import faces
 PHOTO_NAME = "grace_hopper.jpg"  # matplotlib's sample data
 
 
-@functools.lru_cache(maxsize=1)
-def _photo() -> tuple[np.ndarray, np.ndarray]:
-    """The portrait (H, W, 3) float32 RGB in 0..1 and its five face points (5, 2) x, y."""
-    import matplotlib.cbook
+@functools.lru_cache(maxsize=4)
+def load_portrait(path: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """The portrait at ``path`` ("" = matplotlib's sample) as (H, W, 3) float32 RGB in 0..1, and its
+    five face points (5, 2) x, y: eyes, nose, mouth corners."""
+    if not path:
+        import matplotlib.cbook
 
-    path = matplotlib.cbook.get_sample_data(PHOTO_NAME, asfileobj=False)
-    bgr = cv2.imread(str(path))
+        path = str(matplotlib.cbook.get_sample_data(PHOTO_NAME, asfileobj=False))
+    bgr = cv2.imread(path)
     if bgr is None:
-        raise AvforgeError("cannot read matplotlib's sample portrait", path=path)
+        raise AvforgeError("cannot read the portrait (not an image file cv2 can decode)", path=path)
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     if faces.yuface is None:
         raise AvforgeError("the photo renderer needs the yuface face detector (pip install yuface==2023.5.1)")
     points = faces.face_points(rgb)
     if points is None:
-        raise AvforgeError("no face found in matplotlib's sample portrait", path=path)
+        raise AvforgeError("no face found in the portrait", path=path)
     return rgb.astype(np.float32) / 255.0, points
 
 
@@ -68,8 +71,8 @@ class PhotoIdentity:
 class PhotoFaceRenderer:
     """Renders (T, size, size, 3) uint8 frames of the warped photograph from per-frame mouth shapes."""
 
-    def __init__(self, identity: PhotoIdentity, size: int = 96, seed: int = 0):
-        self.identity, self.size = identity, size
+    def __init__(self, identity: PhotoIdentity, size: int = 96, seed: int = 0, portrait: str = ""):
+        self.identity, self.size, self.portrait = identity, size, portrait
         self.margin = max(4, size // 16)
         self.canvas_size = size + 2 * self.margin
         self.work = 2  # warp at twice the output resolution, then area-downsample
@@ -81,7 +84,7 @@ class PhotoFaceRenderer:
     def _frame_photo(self) -> tuple[np.ndarray, np.ndarray, float]:
         """The photo scaled, placed and coloured on the work canvas; mouth centre and half width there."""
         ident = self.identity
-        photo, points = _photo()
+        photo, points = load_portrait(self.portrait)
         if ident.mirror:
             photo = photo[:, ::-1]
             points = points.copy()
