@@ -21,7 +21,8 @@ lip_weights=""
 crop=""                            # mouth crop; default avsr with --lip_weights, else detect | fixed
 audio_encoder=logmel
 audio_layer=last
-config=avforge/configs/avdeepfake1m.yaml
+config=auto                        # auto: avdeepfake1m.yaml from small_data_videos training videos on, else synthetic_small
+small_data_videos=5000             # (as accurate on 440 videos, 7-11x faster; docs/results.md, "Small datasets")
 train_set=""
 nms=soft
 nms_iou=""                         # with --nms hard: its IoU threshold (empty: the config's); docs/results.md, "Post-processing"
@@ -33,8 +34,9 @@ splice_at_words=false            # true: pseudo-forgeries cut at the metadata's 
 word_edges=true                  # also learn where the metadata's words start and end (sharper boundaries; docs/results.md)
 store=packed16                   # feature stores: packed16 (float16, a few large files: 1M videos) | files (one float32 .npy each)
 recipe_options=(members member_jobs train_set splice_at_words word_edges stage stop_stage data_root exp_dir test_split seed visual_encoder lip_weights crop
-  audio_encoder audio_layer config nms nms_iou top_k score_threshold protocol ngpu store)
+  audio_encoder audio_layer config small_data_videos nms nms_iou top_k score_threshold protocol ngpu store)
 source recipes/common/parse_options.sh "$@"
+dataset_config=avforge/configs/avdeepfake1m.yaml
 
 train_split=train; val_split=val
 if [ -f "$data_root/${test_split}_metadata.json" ]; then test_labels="$data_root/${test_split}_metadata.json"; test_files=""

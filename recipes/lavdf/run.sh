@@ -18,7 +18,8 @@ lip_weights=""
 crop=""                            # mouth crop; default avsr with --lip_weights, else detect | fixed
 audio_encoder=logmel
 audio_layer=last
-config=avforge/configs/lavdf.yaml
+config=auto                        # auto: lavdf.yaml from small_data_videos training videos on, else synthetic_small
+small_data_videos=5000             # (as accurate on 440 videos, 7-11x faster; docs/results.md, "Small datasets")
 train_set=""
 nms=soft
 nms_iou=""                         # with --nms hard: its IoU threshold (empty: the config's); docs/results.md, "Post-processing"
@@ -30,8 +31,9 @@ splice_at_words=false            # true: pseudo-forgeries cut at the metadata's 
 word_edges=true                  # also learn where the metadata's words start and end (sharper boundaries; docs/results.md)
 store=files                      # feature stores: files (one float32 .npy per video) | packed16 (float16, a few large files)
 recipe_options=(members member_jobs train_set splice_at_words word_edges stage stop_stage data_root exp_dir seed visual_encoder lip_weights crop
-  audio_encoder audio_layer config nms nms_iou top_k score_threshold protocol ngpu store)
+  audio_encoder audio_layer config small_data_videos nms nms_iou top_k score_threshold protocol ngpu store)
 source recipes/common/parse_options.sh "$@"
+dataset_config=avforge/configs/lavdf.yaml
 
 train_split=train; val_split=dev; test_split=test
 test_labels="$data_root/metadata.json"; [ -f "$test_labels" ] || test_labels="$data_root/metadata.min.json"

@@ -72,7 +72,9 @@ def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
                    check=True, env=env, capture_output=True)
     common = ["--data_root", str(data), "--exp_dir", str(tmp_path / "exp"), "--train_set", TINY[-1]]
     if layout == "lavdf":
-        run_recipe("lavdf", *common, "--splice_at_words", "true", "--word_edges", "false")
+        out = run_recipe("lavdf", *common, "--splice_at_words", "true", "--word_edges", "false")
+        # --config auto: a training split this small trains the small model
+        assert "config auto: 12 training videos -> avforge/configs/synthetic_small.yaml" in out, out
         metrics = json.loads((tmp_path / "exp" / "metrics_test.json").read_text())
         assert metrics["protocol"] == "lavdf" and metrics["split"] == "test"
         # scored on exactly the test records of the metadata, with LAV-DF's thresholds and caps
@@ -143,7 +145,7 @@ def test_members_side_by_side_fail_together_and_leave_no_done_marker(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--data_root", str(tmp_path / "data"),
                            "--exp_dir", str(exp), "--stage", "4", "--stop_stage", "4", "--members", "3",
-                           "--member_jobs", "2"], capture_output=True, text=True,
+                           "--member_jobs", "2", "--config", "lavdf"], capture_output=True, text=True,
                           env=dict(env, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}"))
     assert proc.returncode == 1 and "stage 4 (train): FAILED" in proc.stderr
     cores = len(os.sched_getaffinity(0))

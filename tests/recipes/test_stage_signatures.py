@@ -91,3 +91,37 @@ def test_signatures_follow_content_not_launch(tmp_path):
     (tmp_path / "data" / "metadata.json").write_text('[{"file": "a.mp4"}]')
     assert recipe(tmp_path, *weights, *lr)[0] == [1, 2, 3, 4, 5, 6, 7]
     assert len(list((tmp_path / "exp").glob("train.replaced.*"))) == 4
+
+
+def test_config_auto_sizes_the_model_by_the_training_split(tmp_path):
+    """--config auto (the LAV-DF / AV-Deepfake1M recipes' default): fewer than --small_data_videos training
+    videos train synthetic_small, more the dataset's config; the choice is signed like a given config."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python").write_text(STUB)
+    (tmp_path / "bin" / "python").chmod(0o755)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "metadata.json").write_text("[]")
+    manifest = tmp_path / "exp" / "manifests" / "train.jsonl"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text('{"file": "a.mp4"}\n' * 3)  # what stage 1 wrote (the stub writes nothing)
+
+    def auto(*args):
+        calls = tmp_path / "calls.log"
+        calls.write_text("")
+        env = dict(os.environ, PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}", AVF_CALLS=str(calls))
+        proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--data_root", str(tmp_path / "data"),
+                               "--exp_dir", str(tmp_path / "exp"), *args], env=env, capture_output=True, text=True,
+                              timeout=60)
+        trains = [line for line in calls.read_text().splitlines() if " train --config " in line]
+        return proc, [line.split(" train --config ")[1].split()[0] for line in trains]
+
+    proc, configs = auto()
+    assert proc.returncode == 0, proc.stderr
+    assert "config auto: 3 training videos -> avforge/configs/synthetic_small.yaml" in proc.stdout
+    assert configs == ["avforge/configs/synthetic_small.yaml"]
+    assert auto()[1] == []  # done: the same choice, nothing re-runs
+    proc, configs = auto("--small_data_videos", "3")
+    assert proc.returncode == 0 and configs == ["avforge/configs/lavdf.yaml"]  # another model: retrained
+    assert auto("--small_data_videos", "3", "--config", "lavdf")[1] == []  # the same config, named
+    proc, _ = auto("--small_data_videos", "many")
+    assert proc.returncode == 2 and "--small_data_videos must be a whole number, got 'many'" in proc.stderr
