@@ -48,10 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def postprocess_config(saved: dict | None, args: argparse.Namespace) -> PostprocessConfig:
-    if args.config:
-        cfg = load_experiment(args.config, args.set).postprocess
-    else:
-        cfg = from_dict(PostprocessConfig, saved or {}, "raw index postprocess")
+    cfg = from_dict(PostprocessConfig, saved or {}, "raw index postprocess")
     flags = {"method": NMS_METHODS.get(args.nms), "max_proposals": args.top_k, "min_score": args.score_threshold,
              "pre_topk": args.pre_top_k, "soft_nms_alpha": args.sigma, "soft_nms_t1": args.t1,
              "soft_nms_t2": args.t2, "nms_iou": args.nms_iou}
@@ -66,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     for path in (args.out, modality_out, scores_out):
         check_output(path)  # before the work
     index = read_index(args.raw)
-    cfg = postprocess_config(index.get("postprocess"), args)
+    saved = asdict(load_experiment(args.config, args.set).postprocess) if args.config else index.get("postprocess")
+    cfg = postprocess_config(saved, args)
     proposals, modality, video_scores = {}, {}, {}
     for file in index["files"]:
         raw = load_raw(args.raw, file)
