@@ -24,8 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face", choices=FACES, default=d.face,
                         help="drawn: a painted face per speaker; photo: a real portrait whose jaw and lips are "
                              "warped, framed and coloured per speaker (a second renderer; default drawn)")
-    parser.add_argument("--portrait", default=d.portrait,
-                        help="with --face photo: the face photo to animate (default: matplotlib's sample portrait)")
+    parser.add_argument("--portrait", action="append", default=[],
+                        help="with --face photo: a face photo to animate; repeated: speakers take them in turn "
+                             "(default: matplotlib's sample portrait)")
     parser.add_argument("--min-duration", type=float, default=d.min_duration_s, help="seconds per clip, at least")
     parser.add_argument("--max-duration", type=float, default=d.max_duration_s, help="seconds per clip, at most")
     parser.add_argument("--size", type=int, default=d.size, help="frame side in pixels (even)")
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = SynthConfig(n=args.n, seed=args.seed, layout=args.layout, difficulty=args.difficulty,
                       min_duration_s=args.min_duration, max_duration_s=args.max_duration, size=args.size,
                       forgery=args.forgery, face=args.face,
-                      portrait=str(Path(args.portrait).resolve()) if args.portrait else "")
+                      portraits=tuple(str(Path(p).resolve()) for p in args.portrait))
     start = time.perf_counter()
     out = generate(args.out, cfg, workers=args.workers, force=args.force)
     print(f"wrote {cfg.n} videos ({cfg.layout} layout, {cfg.forgery} forgeries, {cfg.face} faces, "

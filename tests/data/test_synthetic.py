@@ -309,7 +309,7 @@ def test_dataset_made_before_the_face_option_is_still_recognised(lavdf_root, tmp
     old = tmp_path / "old"
     shutil.copytree(lavdf_root, old)
     config = json.loads((old / "synth_config.json").read_text())
-    assert config.pop("face") == "drawn" and config.pop("portrait") == ""
+    assert config.pop("face") == "drawn" and config.pop("portraits") == []
     (old / "synth_config.json").write_text(json.dumps(config))
     before = _files(old)
     assert generate(old, LAVDF, workers=2, progress=False) == old and _files(old) == before
@@ -317,36 +317,48 @@ def test_dataset_made_before_the_face_option_is_still_recognised(lavdf_root, tmp
         generate(old, replace(LAVDF, face="photo"), workers=2, progress=False)
 
 
-def test_another_portrait_renders_the_same_labelled_clips_with_another_face(family_roots, tmp_path, capsys):
-    """--portrait: the photo renderer animates the given face photo; speech, forgeries and labels are
-    the sample portrait's dataset's, the pixels are not. A file with no face in it is a one-line
-    error naming it, and nothing is written."""
+def test_other_portraits_render_the_same_labelled_clips_with_other_faces(family_roots, tmp_path, capsys):
+    """--portrait: the photo renderer animates the given face photos, speakers taking them in turn; speech,
+    forgeries and labels are the sample portrait's dataset's, the pixels are not. A file with no face in it
+    is a one-line error naming it, and nothing is written."""
     import cv2
     import matplotlib.cbook
     from dataclasses import replace
 
-    sample = cv2.imread(str(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+    sample_path = str(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    sample = cv2.imread(sample_path)
     h, w = sample.shape[:2]
     other = np.full((h + 200, w + 120, 3), 90, np.uint8)  # the face smaller, off-centre, on a grey wall
     other[150:150 + h * 3 // 4, 20:20 + w * 3 // 4] = cv2.resize(sample, (w * 3 // 4, h * 3 // 4))[..., ::-1]
     portrait = tmp_path / "other.png"
     cv2.imwrite(str(portrait), other)
-    root = generate(tmp_path / "other", replace(PHOTO, portrait=str(portrait)), workers=2, progress=False)
-    assert (root / "metadata.json").read_bytes() == (family_roots["photo"] / "metadata.json").read_bytes()
-    record = json.loads((root / "metadata.json").read_text())[0]
-    ours, theirs = (read_av(r / record["file"]) for r in (root, family_roots["photo"]))
-    assert np.array_equal(ours.wave, theirs.wave)
-    diff = np.abs(ours.frames.astype(float) - theirs.frames.astype(float)).mean()
-    assert diff > 10, diff  # another picture, not noise
+    one = generate(tmp_path / "one", replace(PHOTO, portraits=(str(portrait),)), workers=2, progress=False)
+    two = generate(tmp_path / "two", replace(PHOTO, portraits=(str(portrait), sample_path)), workers=2, progress=False)
+    default = family_roots["photo"]
+    meta = (default / "metadata.json").read_bytes()
+    assert (one / "metadata.json").read_bytes() == (two / "metadata.json").read_bytes() == meta
+    by_speaker = {}
+    for record in json.loads(meta):
+        by_speaker.setdefault(record["speaker"], record["file"])
+    assert len(by_speaker) >= 2
+    for speaker, file in by_speaker.items():
+        k = int(speaker[2:]) - 1  # id00001 is speaker 0
+        ours, theirs = read_av(one / file), read_av(default / file)
+        assert np.array_equal(ours.wave, theirs.wave)
+        assert np.abs(ours.frames.astype(float) - theirs.frames.astype(float)).mean() > 10  # another picture
+        # two portraits: speakers take them in turn (the sample one given by its path is the default's)
+        same_as = one if k % 2 == 0 else default
+        assert (two / file).read_bytes() == (same_as / file).read_bytes(), speaker
 
     blank = tmp_path / "blank.png"
     cv2.imwrite(str(blank), np.full((200, 200, 3), 128, np.uint8))
-    rc = main(["synth", "--out", str(tmp_path / "none"), "--n", "4", "--face", "photo", "--portrait", str(blank)])
+    rc = main(["synth", "--out", str(tmp_path / "none"), "--n", "4", "--face", "photo", "--portrait", str(portrait),
+               "--portrait", str(blank)])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "no face found in the portrait" in err and str(blank) in err
     assert not (tmp_path / "none").exists() and not list(tmp_path.glob(".none*"))
     with pytest.raises(AvforgeError, match="photo renderer only"):
-        SynthConfig(portrait=str(portrait))
+        SynthConfig(portraits=(str(portrait),))
 
 
 def test_detect_crop_puts_every_speakers_mouth_at_one_place_and_scale():

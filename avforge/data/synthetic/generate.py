@@ -6,10 +6,11 @@ next to ``out`` which is renamed onto ``out`` only when all videos and the metad
 """
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,15 +54,16 @@ class SynthConfig:
     groups_per_speaker: int = 5  # each group = one real clip + its fake variants
     forgery: str = "artefacts"  # one of FORGERIES (see avforge/data/synthetic/forge.py)
     face: str = "drawn"  # one of FACES: which renderer draws the talking face
-    portrait: str = ""  # face photo animated by the photo renderer ("" = matplotlib's sample portrait)
+    # face photos animated by the photo renderer, speaker k's the (k mod n)-th (none: matplotlib's sample portrait)
+    portraits: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.forgery not in FORGERIES:
             raise AvforgeError(f"unknown forgery family {self.forgery!r} (expected one of {list(FORGERIES)})")
         if self.face not in FACES:
             raise AvforgeError(f"unknown face renderer {self.face!r} (expected one of {list(FACES)})")
-        if self.portrait and self.face != "photo":
-            raise AvforgeError(f"a portrait is animated by the photo renderer only (face is {self.face!r})")
+        if self.portraits and self.face != "photo":
+            raise AvforgeError(f"portraits are animated by the photo renderer only (face is {self.face!r})")
         if self.layout not in layout.LAYOUTS:
             raise AvforgeError(f"unknown layout {self.layout!r} (expected one of {list(layout.LAYOUTS)})")
         if self.n < 1 or not 0.0 <= self.difficulty <= 1.0 or self.size < 32 or self.size % 2:
@@ -103,7 +105,11 @@ def make_speakers(cfg: SynthConfig) -> list[Speaker]:
         rng = _rng(cfg, 2, k)
         voice = Voice(str(rng.choice(_VOICES)) + str(rng.choice(_VARIANTS)), int(rng.integers(140, 191)),
                       int(rng.integers(30, 71)), int(rng.integers(30, 71)))
-        face = PhotoIdentity.sample(rng) if cfg.face == "photo" else FaceIdentity.sample(rng)
+        if cfg.face == "photo":
+            portrait = cfg.portraits[k % len(cfg.portraits)] if cfg.portraits else ""
+            face = replace(PhotoIdentity.sample(rng), portrait=portrait)
+        else:
+            face = FaceIdentity.sample(rng)
         speakers.append(Speaker(f"id{k + 1:05d}", split_of[k], face, voice))
     return speakers
 
@@ -127,7 +133,7 @@ def _source(cfg: SynthConfig, speaker: Speaker, rng: np.random.Generator) -> _So
     speech = compose_speech(rng, speaker.voice, n_samples)
     floor = (10.0 ** (-(50.0 - 15.0 * cfg.difficulty) / 20.0) * rng.standard_normal(n_samples)).astype(np.float32)
     if isinstance(speaker.face, PhotoIdentity):
-        renderer = PhotoFaceRenderer(speaker.face, cfg.size, seed=int(speaker.id[2:]), portrait=cfg.portrait)
+        renderer = PhotoFaceRenderer(speaker.face, cfg.size, seed=int(speaker.id[2:]))
     else:
         renderer = FaceRenderer(speaker.face, cfg.size, seed=int(speaker.id[2:]))
     scene = Scene.sample(rng, n_frames, cfg.difficulty, renderer.margin)
@@ -216,7 +222,8 @@ def _prepare_out(out: Path, cfg: SynthConfig, force: bool) -> bool:
         return False
     try:
         saved = read_json(out / CONFIG_NAME)
-        if isinstance(saved, dict) and {"face": "drawn", "portrait": "", **saved} == asdict(cfg):  # made before --face
+        made = json.loads(json.dumps(asdict(cfg)))  # as saved: tuples are lists
+        if isinstance(saved, dict) and {"face": "drawn", "portraits": [], **saved} == made:  # made before --face
             return True
     except AvforgeError:  # no (readable) config: not a dataset of ours
         pass
@@ -233,7 +240,8 @@ def generate(out, cfg: SynthConfig, *, workers: int | None = None, force: bool =
     if _prepare_out(out, cfg, force):
         return out
     if cfg.face == "photo":
-        load_portrait(cfg.portrait)  # a bad portrait: one error now, before any output
+        for path in cfg.portraits or ("",):
+            load_portrait(path)  # a bad portrait: one error now, before any output
     speakers = make_speakers(cfg)
     jobs, tmp = [], out.parent / f".{out.name}.partial-{os.getpid()}"
     for g in range(cfg.n_groups):

@@ -2,8 +2,8 @@
 
 The drawn renderer (``face.py``) paints every face from ellipses; a detector trained and tested
 only on it may learn how that renderer draws a mouth. This one animates a photograph instead
-(matplotlib's bundled portrait of Grace Hopper, a dependency already installed, or any portrait given
-as ``SynthConfig.portrait`` / ``avforge synth --portrait``: another face to test on): yuface finds the
+(matplotlib's bundled portrait of Grace Hopper, a dependency already installed, or the portraits given
+as ``SynthConfig.portraits`` / ``avforge synth --portrait``, one per speaker in turn: other faces): yuface finds the
 eyes and mouth corners once, and each frame is the photo with the chin and lower lip pulled down
 by the mouth's openness, the lips stretched by its width, and a dark mouth interior with teeth
 painted into the gap. Same ``render`` / ``mouth_box_in_frame`` interface and the same per-clip
@@ -60,6 +60,7 @@ class PhotoIdentity:
     color_gain: tuple[float, float, float]
     gamma: float
     jaw: float  # jaw travel at full openness, fraction of the mouth width
+    portrait: str = ""  # the face photo ("" = matplotlib's sample portrait)
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> "PhotoIdentity":
@@ -71,8 +72,8 @@ class PhotoIdentity:
 class PhotoFaceRenderer:
     """Renders (T, size, size, 3) uint8 frames of the warped photograph from per-frame mouth shapes."""
 
-    def __init__(self, identity: PhotoIdentity, size: int = 96, seed: int = 0, portrait: str = ""):
-        self.identity, self.size, self.portrait = identity, size, portrait
+    def __init__(self, identity: PhotoIdentity, size: int = 96, seed: int = 0):
+        self.identity, self.size = identity, size
         self.margin = max(4, size // 16)
         self.canvas_size = size + 2 * self.margin
         self.work = 2  # warp at twice the output resolution, then area-downsample
@@ -84,7 +85,7 @@ class PhotoFaceRenderer:
     def _frame_photo(self) -> tuple[np.ndarray, np.ndarray, float]:
         """The photo scaled, placed and coloured on the work canvas; mouth centre and half width there."""
         ident = self.identity
-        photo, points = load_portrait(self.portrait)
+        photo, points = load_portrait(ident.portrait)
         if ident.mirror:
             photo = photo[:, ::-1]
             points = points.copy()
