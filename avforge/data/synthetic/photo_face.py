@@ -29,7 +29,7 @@ from avforge.io import faces
 PHOTO_NAME = "grace_hopper.jpg"  # matplotlib's sample data
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=16)
 def load_portrait(path: str = "") -> tuple[np.ndarray, np.ndarray]:
     """The portrait at ``path`` ("" = matplotlib's sample) as (H, W, 3) float32 RGB in 0..1, and its
     five face points (5, 2) x, y: eyes, nose, mouth corners."""
