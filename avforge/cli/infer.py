@@ -9,7 +9,7 @@ path relative to the folder (``test/000001.mp4``), single files by the path as g
 decode in chunks (bounded memory), recompute the features the checkpoint was trained on (its
 recorded encoder specs: the checkpoint folder is enough; pretrained weights are pointed to with
 ``--lip-weights`` / ``--audio-encoder`` and checked by hash), run the detector in sliding windows,
-Soft-NMS (defaults from the checkpoint's config), print a table.
+Soft-NMS (defaults from the checkpoint's config, or ``--config``'s infer and postprocess sections), print a table.
 
 Outputs with ``--out result.json`` (all written atomically, after every video is done):
 - ``result.json``: the challenge format ``{file: [[score, start_s, end_s], ...]}``, best first —
@@ -40,6 +40,7 @@ from avforge.cli import report
 from avforge.cli.postprocess import NMS_METHODS, postprocess_config
 from avforge.core.errors import AvforgeError
 from avforge.core.fileio import check_output, write_json_set
+from avforge.engine.config import load_experiment
 from avforge.engine.html_report import encode_curves, flat_name
 from avforge.engine.inference import load_predictor
 from avforge.engine.plot import plot_timeline
@@ -80,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-chunk-mb", type=float, default=ChunkConfig.max_chunk_mb,
                         help="decoded frames per chunk stay below this; large frames get shorter chunks "
                              "(default %(default)s)")
+    parser.add_argument("--config", help="experiment config (YAML or shipped stem) whose infer and postprocess sections "
+                                             "replace the checkpoint's (the flags below still override)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a key of --config (repeatable)")
     parser.add_argument("--window-s", type=float, help="model sliding window, seconds (default: checkpoint config)")
     parser.add_argument("--overlap-s", type=float, help="model window overlap, seconds (default: checkpoint config)")
     parser.add_argument("--batch-windows", type=int, help="model windows per forward pass (default: checkpoint)")
@@ -145,6 +149,8 @@ def write_outputs(out: Path, results: list[VideoResult], errors: dict[str, str],
 def run(args: argparse.Namespace) -> int:
     if args.show < 0:
         raise AvforgeError("--show must be >= 0")
+    if args.set and not args.config:
+        raise AvforgeError("--set overrides a key of --config: give --config too")
     videos = collect_videos(args.videos)
     if args.plot and len(videos) != 1:
         raise AvforgeError(f"--plot draws one video, {len(videos)} given: use --plot-dir DIR")
@@ -159,8 +165,9 @@ def run(args: argparse.Namespace) -> int:
     pred = load_predictor(args.checkpoint, args.device)
     changes = {k: v for k, v in (("window_s", args.window_s), ("overlap_s", args.overlap_s),
                                  ("batch_windows", args.batch_windows)) if v is not None}
-    post = postprocess_config(asdict(pred.config.postprocess), args)
-    engine = VideoInferencer(pred, crop=args.crop, chunk=chunk, infer=replace(pred.config.infer, **changes),
+    sections = load_experiment(args.config, args.set) if args.config else pred.config
+    post = postprocess_config(asdict(sections.postprocess), args)
+    engine = VideoInferencer(pred, crop=args.crop, chunk=chunk, infer=replace(sections.infer, **changes),
                              post=post, device=args.device,
                              weights={"visual": args.lip_weights, "audio": args.audio_encoder})
     results, errors = [], {}

@@ -148,6 +148,28 @@ def test_single_video_table_json_sidecars_and_plot(trained, capsys, tmp_path):
     assert sorted(p.name for p in png.parent.iterdir()) == ["one.png"]  # no temp files left
 
 
+def test_settings_from_an_edited_config(trained, capsys, tmp_path):
+    """--config: infer and postprocess sections of a config as it is now (flags still win); --set needs it."""
+    video = trained["root"] / "videos" / "train" / "001.mp4"
+    cfg = tmp_path / "edited.yaml"
+    cfg.write_text("infer: {window_s: 2.0, overlap_s: 0.8}\npostprocess: {max_proposals: 2, method: nms}\n")
+    out = tmp_path / "res.json"
+    rc, _, err = run_cli([video, "--checkpoint", trained["exp"], "--out", out, "--config", cfg,
+                          "--set", "postprocess.nms_iou=0.3"], capsys)
+    assert rc == 0, err
+    settings = json.loads((tmp_path / "res.details.json").read_text())["settings"]
+    assert settings["infer"]["window_s"] == 2.0 and settings["infer"]["overlap_s"] == 0.8
+    post = settings["postprocess"]
+    assert (post["max_proposals"], post["method"], post["nms_iou"]) == (2, "nms", 0.3)
+    assert 1 <= len(json.loads(out.read_text())[video.as_posix()]) <= 2
+    rc, _, err = run_cli([video, "--checkpoint", trained["exp"], "--out", tmp_path / "flag.json", "--config", cfg,
+                          "--top-k", "5", "--window-s", "3.0"], capsys)
+    settings = json.loads((tmp_path / "flag.details.json").read_text())["settings"]
+    assert rc == 0 and settings["postprocess"]["max_proposals"] == 5 and settings["infer"]["window_s"] == 3.0
+    rc, _, err = run_cli([video, "--checkpoint", trained["exp"], "--set", "postprocess.max_proposals=2"], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "--set" in err and "--config" in err
+
+
 def test_an_ensemble_of_two_checkpoints_infers_their_mean(trained, capsys, tmp_path):
     """--checkpoint twice: one pass per member on the same recomputed features, outputs averaged as logits."""
     cfg = load_experiment(trained["exp"] / "config.yaml", ["train.seed=1"])
