@@ -214,12 +214,27 @@ config_file="$config"; [ -f "$config_file" ] || config_file="avforge/configs/$co
 config_sigs=$(python -c 'import hashlib, json, sys, yaml
 c = yaml.safe_load(open(sys.argv[1]))
 h = lambda x: hashlib.sha256(json.dumps(x, sort_keys=True).encode()).hexdigest()
-print(h({k: v for k, v in c.items() if k not in ("infer", "postprocess")}), h(c.get("infer")), h(c.get("postprocess")))' \
+print(h({k: v for k, v in c.items() if k not in ("infer", "postprocess")}), h(c.get("infer")), h(c.get("postprocess")), h(c))' \
   "$config_file" 2>/dev/null || true)
-read -r config_sig infer_sig post_sig <<< "$config_sigs" || true
-[[ "$config_sig" =~ ^[0-9a-f]{64}$ ]] || { config_sig=$(fingerprint "$config_file"); infer_sig=""; post_sig=""; }
+read -r config_sig infer_sig post_sig whole_sig <<< "$config_sigs" || true
+[[ "$config_sig" =~ ^[0-9a-f]{64}$ ]] || { config_sig=$(fingerprint "$config_file"); infer_sig=""; post_sig=""; whole_sig=""; }
 config_sig="config_file:sha256=$config_sig;"
-run_stage 4 "train" "$(opts $common seed members train_set splice_at_words word_edges)$config_sig" stage_train
+train_options="$(opts $common seed members train_set splice_at_words word_edges)"
+adopt_whole_config_signatures() {
+  # A training made before the infer and postprocess sections were signed apart holds the whole config's
+  # signature: the same training, so its markers take the new signature instead of training again.
+  local old="$train_options${whole_sig:+config_file:sha256=$whole_sig;}" new="$train_options$config_sig" k suffix
+  [ -n "$whole_sig" ] || return 0
+  if [ "$(cat "$exp_dir/done/stage_4" 2>/dev/null)" = "$old" ]; then printf '%s' "$new" > "$exp_dir/done/stage_4"; fi
+  for ((k = 1; k <= members; k++)); do
+    suffix=""; [ "$k" -gt 1 ] && suffix=";member=$k"
+    if [ "$(cat "${member_dirs[k - 1]}/recipe_signature" 2>/dev/null)" = "$old$train_inputs$suffix" ]; then
+      printf '%s' "$new$train_inputs$suffix" > "${member_dirs[k - 1]}/recipe_signature"
+    fi
+  done
+}
+adopt_whole_config_signatures
+run_stage 4 "train" "$train_options$config_sig" stage_train
 run_stage 5 "infer" "$(opts $common test_split)${infer_sig:+config_infer:sha256=$infer_sig;}" stage_predict
 run_stage 6 "post-process" "$(opts $common nms top_k score_threshold)${nms_iou:+nms_iou=$nms_iou;}${post_sig:+config_postprocess:sha256=$post_sig;}" stage_postprocess
 run_stage 7 "report" "$(opts $common protocol)$(content test_labels test_files)" stage_report

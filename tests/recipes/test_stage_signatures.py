@@ -125,3 +125,41 @@ def test_config_auto_sizes_the_model_by_the_training_split(tmp_path):
     assert auto("--small_data_videos", "3", "--config", "lavdf")[1] == []  # the same config, named
     proc, _ = auto("--small_data_videos", "many")
     assert proc.returncode == 2 and "--small_data_videos must be a whole number, got 'many'" in proc.stderr
+
+
+def test_a_training_signed_by_the_whole_config_is_kept(tmp_path):
+    """Markers written before the infer / postprocess sections were signed apart (the whole config's parsed
+    content) are the same training: they take the new signature, nothing is retrained or moved aside."""
+    import hashlib
+    import json
+
+    import yaml
+
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python").write_text(STUB)
+    (tmp_path / "bin" / "python").chmod(0o755)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "metadata.json").write_text("[]")
+    text = "train: {epochs: 2}\ninfer: {window_s: 10}\npostprocess: {max_proposals: 50}\n"
+    (tmp_path / "cfg.yaml").write_text(text)
+    assert recipe(tmp_path)[0] == list(range(8))
+    (tmp_path / "exp" / "train" / "model.ckpt").write_text("trained")
+
+    def sha(value):
+        return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+    parsed = yaml.safe_load(text)
+    new = sha({"train": parsed["train"]})
+    marker, member = tmp_path / "exp" / "done" / "stage_4", tmp_path / "exp" / "train" / "recipe_signature"
+    current = marker.read_text(), member.read_text()
+    assert all(new in m for m in current)
+    for path, value in zip((marker, member), current):  # as the release before wrote them
+        path.write_text(value.replace(new, sha(parsed)))
+    stage_5 = tmp_path / "exp" / "done" / "stage_5"
+    stage_5.write_text(stage_5.read_text().split("config_infer")[0])
+
+    ran, calls = recipe(tmp_path)
+    assert ran == [5, 6, 7] and " train " not in calls  # inference re-runs (its signature is new), training does not
+    assert (marker.read_text(), member.read_text()) == current
+    assert (tmp_path / "exp" / "train" / "model.ckpt").read_text() == "trained"
+    assert not list((tmp_path / "exp").glob("train.replaced.*"))
