@@ -196,7 +196,8 @@ run_stage 3 "audio features" "$(opts $common)$audio_sig" stage_audio
 # --config auto (the LAV-DF and AV-Deepfake1M recipes' default): the dataset's own config ($dataset_config: a
 # model sized for the full dataset) when the training split has at least $small_data_videos videos, else
 # synthetic_small, a small model for a few hundred or thousand (on 440 training videos in the LAV-DF layout
-# it scored higher and trained ~8x faster: docs/results.md, "Small datasets in the LAV-DF and AV-Deepfake1M recipes").
+# it was as accurate within the seeds' spread and trained 7-11x faster: docs/results.md, "Small datasets in the LAV-DF
+# and AV-Deepfake1M recipes"; the threshold is a judgment).
 if [ "$config" = auto ] && [ "$stop_stage" -ge 4 ]; then  # stages 4-7 read the config
   case "$small_data_videos" in
     ''|*[!0-9]*) echo "$0: error: --small_data_videos must be a whole number, got '$small_data_videos'" >&2; exit 2 ;;
