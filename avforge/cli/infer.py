@@ -37,10 +37,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from avforge.cli import report
+from avforge.cli.config_args import add_config_arguments, edited_config
 from avforge.cli.postprocess import NMS_METHODS, postprocess_config
 from avforge.core.errors import AvforgeError
 from avforge.core.fileio import check_output, write_json_set
-from avforge.engine.config import load_experiment
 from avforge.engine.html_report import encode_curves, flat_name
 from avforge.engine.inference import load_predictor
 from avforge.engine.plot import plot_timeline
@@ -81,9 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-chunk-mb", type=float, default=ChunkConfig.max_chunk_mb,
                         help="decoded frames per chunk stay below this; large frames get shorter chunks "
                              "(default %(default)s)")
-    parser.add_argument("--config", help="experiment config (YAML or shipped stem) whose infer and postprocess sections "
-                                             "replace the checkpoint's (the flags below still override)")
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a key of --config (repeatable)")
+    add_config_arguments(parser, "infer and postprocess sections")
     parser.add_argument("--window-s", type=float, help="model sliding window, seconds (default: checkpoint config)")
     parser.add_argument("--overlap-s", type=float, help="model window overlap, seconds (default: checkpoint config)")
     parser.add_argument("--batch-windows", type=int, help="model windows per forward pass (default: checkpoint)")
@@ -149,8 +147,7 @@ def write_outputs(out: Path, results: list[VideoResult], errors: dict[str, str],
 def run(args: argparse.Namespace) -> int:
     if args.show < 0:
         raise AvforgeError("--show must be >= 0")
-    if args.set and not args.config:
-        raise AvforgeError("--set overrides a key of --config: give --config too")
+    edited = edited_config(args)
     videos = collect_videos(args.videos)
     if args.plot and len(videos) != 1:
         raise AvforgeError(f"--plot draws one video, {len(videos)} given: use --plot-dir DIR")
@@ -165,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     pred = load_predictor(args.checkpoint, args.device)
     changes = {k: v for k, v in (("window_s", args.window_s), ("overlap_s", args.overlap_s),
                                  ("batch_windows", args.batch_windows)) if v is not None}
-    sections = load_experiment(args.config, args.set) if args.config else pred.config
+    sections = edited or pred.config
     post = postprocess_config(asdict(sections.postprocess), args)
     engine = VideoInferencer(pred, crop=args.crop, chunk=chunk, infer=replace(sections.infer, **changes),
                              post=post, device=args.device,

@@ -18,10 +18,9 @@ import argparse
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from avforge.cli.config_args import add_config_arguments, edited_config
 from avforge.core.config import from_dict
-from avforge.core.errors import AvforgeError
 from avforge.core.fileio import check_output, write_json_set
-from avforge.engine.config import load_experiment
 from avforge.engine.rawcache import load_raw, read_index
 from avforge.postprocess import PostprocessConfig, postprocess
 
@@ -40,9 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--t1", type=float, help="Soft-NMS IoU threshold offset t1 (BA-TFD 0.1968)")
     parser.add_argument("--t2", type=float, help="Soft-NMS IoU threshold t2 (BA-TFD 0.4123)")
     parser.add_argument("--nms-iou", type=float, help="hard NMS IoU threshold")
-    parser.add_argument("--config", help="experiment config (YAML or shipped stem) whose postprocess section replaces "
-                                             "the checkpoint's")
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a key of --config (repeatable)")
+    add_config_arguments(parser, "postprocess section")
     parser.add_argument("--modality-out", type=Path, help="modality sidecar (default <out stem>.modality.json)")
     parser.add_argument("--video-scores", type=Path, help="video-level scores (default video_scores.json next to --out)")
 
@@ -56,14 +53,13 @@ def postprocess_config(saved: dict | None, args: argparse.Namespace) -> Postproc
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.set and not args.config:
-        raise AvforgeError("--set overrides a key of --config: give --config too")
+    edited = edited_config(args)
     modality_out = args.modality_out or args.out.with_name(f"{args.out.stem}.modality.json")
     scores_out = args.video_scores or args.out.with_name("video_scores.json")
     for path in (args.out, modality_out, scores_out):
         check_output(path)  # before the work
     index = read_index(args.raw)
-    saved = asdict(load_experiment(args.config, args.set).postprocess) if args.config else index.get("postprocess")
+    saved = asdict(edited.postprocess) if edited else index.get("postprocess")
     cfg = postprocess_config(saved, args)
     proposals, modality, video_scores = {}, {}, {}
     for file in index["files"]:

@@ -15,8 +15,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from avforge.core.errors import AvforgeError
-from avforge.engine.config import load_experiment
+from avforge.cli.config_args import add_config_arguments, edited_config
 from avforge.engine.experiment import open_store
 from avforge.engine.inference import load_predictor, predict_manifest
 
@@ -30,19 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio-store", help="audio feature store (default: the training config's)")
     parser.add_argument("--out", required=True, type=Path, help="raw-output folder to write")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--config", help="experiment config (YAML or shipped stem) whose infer section replaces the "
-                                             "checkpoint's")
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a key of --config (repeatable)")
+    add_config_arguments(parser, "infer section")
     parser.add_argument("--window-s", type=float, help="sliding-window length in seconds (default: config infer.window_s)")
     parser.add_argument("--overlap-s", type=float, help="window overlap in seconds (default: config infer.overlap_s)")
     parser.add_argument("--batch-windows", type=int, help="windows per forward pass (default: config)")
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.set and not args.config:
-        raise AvforgeError("--set overrides a key of --config: give --config too")
+    edited = edited_config(args)
     pred = load_predictor(args.checkpoint, args.device)
-    infer = load_experiment(args.config, args.set).infer if args.config else pred.config.infer
+    infer = (edited or pred.config).infer
     changes = {k: v for k, v in (("window_s", args.window_s), ("overlap_s", args.overlap_s),
                                  ("batch_windows", args.batch_windows)) if v is not None}
     infer = replace(infer, **changes)
