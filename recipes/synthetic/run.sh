@@ -46,6 +46,19 @@ else train_split=train; val_split=val; test_split=test
 fi
 test_files=""
 data_options="n_clips seed difficulty forgery face size"
+# Stage 0 replaces --data_root when it holds another synthetic dataset (other options); it never deletes
+# anything else: a folder holding other files, or the experiment folder itself, is refused before any work.
+if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  data_abs=$(realpath -m -- "$data_root"); exp_abs=$(realpath -m -- "$exp_dir")
+  case "$exp_abs/" in
+    "$data_abs"/*) echo "$0: error: --exp_dir $exp_dir is inside --data_root $data_root, which stage 0 replaces;" \
+                        "put them side by side" >&2; exit 2 ;;
+  esac
+  if [ -d "$data_root" ] && [ -n "$(ls -A -- "$data_root")" ] && [ ! -f "$data_root/synth_config.json" ]; then
+    echo "$0: error: --data_root $data_root holds files that are not a synthetic dataset; stage 0 would" \
+         "replace them: give an empty or new folder" >&2; exit 2
+  fi
+fi
 stage_data() {
   python -m avforge synth --out "$data_root" --n "$n_clips" --seed "$seed" --layout "$dataset" \
     --difficulty "$difficulty" --forgery "$forgery" --face "$face" --size "$size" --workers "$workers" --force

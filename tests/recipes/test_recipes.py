@@ -136,6 +136,24 @@ def test_recipe_rejects_unknown_option_and_missing_data(tmp_path):
     assert "stage 0 (data): FAILED" in proc.stderr and not (tmp_path / "exp" / "done" / "stage_0").exists()
 
 
+def test_synthetic_recipe_never_replaces_what_is_not_its_dataset(tmp_path):
+    """Stage 0 replaces --data_root (avforge synth --force): refused, before anything is written, when the
+    experiment folder lies inside it or it holds files that are not a synthetic dataset."""
+    def run(data, exp):
+        return subprocess.run(["bash", str(REPO / "recipes/synthetic/run.sh"), "--data_root", str(data),
+                               "--exp_dir", str(exp), "--n_clips", "8", "--stop_stage", "0"],
+                              capture_output=True, text=True, timeout=120)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    proc = run(mine, tmp_path / "exp")
+    assert proc.returncode == 2 and f"--data_root {mine} holds files that are not a synthetic dataset" in proc.stderr
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"] and not (tmp_path / "exp").exists()
+    proc = run(tmp_path / "data", tmp_path / "data" / "exp")
+    assert proc.returncode == 2 and "--exp_dir" in proc.stderr and "is inside --data_root" in proc.stderr
+    assert not (tmp_path / "data").exists()
+
+
 def test_members_side_by_side_fail_together_and_leave_no_done_marker(tmp_path):
     """--member_jobs 2: every member that fails is named with its log, and stage 4 is not marked done; without
     OMP_NUM_THREADS each member gets the cores shared by the members of its round (the last, alone: all)."""
