@@ -73,8 +73,11 @@ def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
     common = ["--data_root", str(data), "--exp_dir", str(tmp_path / "exp"), "--train_set", TINY[-1]]
     if layout == "lavdf":
         out = run_recipe("lavdf", *common, "--splice_at_words", "true", "--word_edges", "false")
-        # --config auto: a training split this small trains the small model
-        assert "config auto: 12 training videos -> avforge/configs/synthetic_small.yaml" in out, out
+        # --config auto: a training split this small trains the small model, three of them as one (--members auto)
+        assert ("config auto: 12 training videos -> avforge/configs/synthetic_small.yaml, 3 members (members auto)"
+                in out), out
+        index = json.loads((tmp_path / "exp" / "raw" / "test" / "index.json").read_text())
+        assert [Path(m).parts[-3] for m in index["members"]] == ["train", "train.member2", "train.member3"]
         metrics = json.loads((tmp_path / "exp" / "metrics_test.json").read_text())
         assert metrics["protocol"] == "lavdf" and metrics["split"] == "test"
         # scored on exactly the test records of the metadata, with LAV-DF's thresholds and caps
@@ -126,7 +129,7 @@ def test_recipe_rejects_unknown_option_and_missing_data(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "--word_edges must be true or false, got 'yes'" in proc.stderr
     proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--members", "0"], capture_output=True, text=True)
-    assert proc.returncode == 2 and "--members must be a whole number >= 1, got '0'" in proc.stderr
+    assert proc.returncode == 2 and "--members must be a whole number >= 1 or auto, got '0'" in proc.stderr
     proc = subprocess.run(["bash", str(REPO / "recipes/lavdf/run.sh"), "--member_jobs", "2", "--ngpu", "2"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "--member_jobs above 1 shares one device" in proc.stderr

@@ -95,7 +95,8 @@ def test_signatures_follow_content_not_launch(tmp_path):
 
 def test_config_auto_sizes_the_model_by_the_training_split(tmp_path):
     """--config auto (the LAV-DF / AV-Deepfake1M recipes' default): fewer than --small_data_videos training
-    videos train synthetic_small, more the dataset's config; the choice is signed like a given config."""
+    videos train synthetic_small (as --small_data_members members with --members auto), more the dataset's config
+    (one member); the choice is signed like a given config, and a member is signed without the member count."""
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "python").write_text(STUB)
     (tmp_path / "bin" / "python").chmod(0o755)
@@ -117,14 +118,27 @@ def test_config_auto_sizes_the_model_by_the_training_split(tmp_path):
 
     proc, configs = auto()
     assert proc.returncode == 0, proc.stderr
-    assert "config auto: 3 training videos -> avforge/configs/synthetic_small.yaml" in proc.stdout
-    assert configs == ["avforge/configs/synthetic_small.yaml"]
+    # the small model comes as three members (--members auto), trained side by side on CPU (--member_jobs auto)
+    assert ("config auto: 3 training videos -> avforge/configs/synthetic_small.yaml, 3 members (members auto)"
+            in proc.stdout) and "stage 4: 3 members, 3 at a time" in proc.stdout
+    assert configs == ["avforge/configs/synthetic_small.yaml"] * 3
+    predict = [line for line in (tmp_path / "calls.log").read_text().splitlines() if line.startswith("-m avforge predict")]
+    assert [a for a in predict[0].split() if "/exp/train" in a] == [
+        f"{tmp_path}/exp/train", f"{tmp_path}/exp/train.member2", f"{tmp_path}/exp/train.member3"]
     assert auto()[1] == []  # done: the same choice, nothing re-runs
+    (tmp_path / "exp" / "train" / "model.ckpt").write_text("trained")
+    # one member asked for: the first is that member (same seed and inputs), kept, not moved aside
+    proc, configs = auto("--members", "1")
+    assert proc.returncode == 0 and configs == ["avforge/configs/synthetic_small.yaml"]
+    assert (tmp_path / "exp" / "train" / "model.ckpt").exists() and not list((tmp_path / "exp").glob("*.replaced.*"))
     proc, configs = auto("--small_data_videos", "3")
-    assert proc.returncode == 0 and configs == ["avforge/configs/lavdf.yaml"]  # another model: retrained
+    assert proc.returncode == 0 and configs == ["avforge/configs/lavdf.yaml"]  # another model, one member: retrained
+    assert "members auto" not in proc.stdout and (tmp_path / "exp" / "train.replaced.1" / "model.ckpt").exists()
     assert auto("--small_data_videos", "3", "--config", "lavdf")[1] == []  # the same config, named
     proc, _ = auto("--small_data_videos", "many")
     assert proc.returncode == 2 and "--small_data_videos must be a whole number, got 'many'" in proc.stderr
+    proc, _ = auto("--small_data_members", "0")
+    assert proc.returncode == 2 and "--small_data_members must be a whole number >= 1, got '0'" in proc.stderr
 
 
 def test_a_training_signed_by_the_whole_config_is_kept(tmp_path):
