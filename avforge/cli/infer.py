@@ -54,7 +54,8 @@ from avforge.postprocess import postprocess
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("videos", nargs="+", metavar="VIDEO|DIR", help="video files and/or folders (recursive)")
     parser.add_argument("--checkpoint", required=True, type=Path, action="append",
-                        help="checkpoint folder, or an experiment folder (its newest checkpoint); given again: "
+                        help="checkpoint folder, an experiment folder (its newest checkpoint), or a recipe's (exp/NAME: "
+                             "the members it scored); given again: "
                              "one ensemble, outputs averaged (same features and heads, e.g. other seeds)")
     parser.add_argument("--out", type=Path, help="result JSON (challenge format) + .modality/.details sidecars")
     plots = parser.add_mutually_exclusive_group()

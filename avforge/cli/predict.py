@@ -22,7 +22,8 @@ from avforge.engine.inference import load_predictor, predict_manifest
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, type=Path, action="append",
-                        help="checkpoint folder, or an experiment folder (its newest checkpoint); given again: "
+                        help="checkpoint folder, an experiment folder (its newest checkpoint), or a recipe's (exp/NAME: "
+                             "the members it scored); given again: "
                              "one ensemble, outputs averaged (same features and heads, e.g. other seeds)")
     parser.add_argument("--manifest", required=True, type=Path, help="videos to run (JSON-lines manifest)")
     parser.add_argument("--visual-store", help="visual feature store (default: the training config's)")

@@ -135,6 +135,27 @@ def remove_partial(root) -> None:
 
 
 # ----------------------------------------------------------------------------- load
+MEMBERS_FILE = "members.txt"  # in a recipe's experiment folder: its training folders, one per line (the recipes)
+
+
+def member_folders(path) -> list[Path]:
+    """``path`` as the checkpoint folders to load: a recipe's experiment folder (one with ``members.txt``, as
+    ``recipes/*/run.sh`` leave after training) gives the training folders of the model it scored, anything else itself."""
+    path = Path(path)
+    listed = path / MEMBERS_FILE
+    if not listed.is_file():
+        return [path]
+    try:
+        names = [line.strip() for line in listed.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AvforgeError(f"cannot read the recipe's member list ({exc})", path=listed) from None
+    bad = [n for n in names if Path(n).is_absolute() or "/" in n or n in (".", "..")]
+    if not names or bad:
+        raise AvforgeError(f"expected one training folder name per line, found {bad[0]!r}" if bad
+                           else "lists no training folder", path=listed)
+    return [path / n for n in names]
+
+
 def resolve_checkpoint(path) -> Path:
     """A checkpoint folder from itself, an experiment folder, or its ``checkpoints`` folder (newest)."""
     path = Path(path)
@@ -146,8 +167,10 @@ def resolve_checkpoint(path) -> Path:
             return found[-1]
     if not path.exists():
         raise AvforgeError("checkpoint not found", path=path)
+    hint = (f"; a recipe's experiment folder names its training folders in {MEMBERS_FILE} once training is done"
+            if (path / "train").is_dir() else "")
     raise AvforgeError(f"no checkpoint here (expected {STATE_FILE} + {MODEL_FILE}, or an experiment "
-                       "folder with checkpoints/step_*)", path=path)
+                       f"folder with checkpoints/step_*){hint}", path=path)
 
 
 def read_state(ckpt_dir) -> dict:

@@ -60,11 +60,11 @@ class Predictor:
 
 
 def load_predictor(checkpoint, device: str = "cpu") -> Predictor:
-    """Load a checkpoint folder (or an experiment folder: its newest checkpoint); a list of several loads
-    them as one ensemble, which must have been trained on the same features."""
+    """Load a checkpoint folder (or an experiment folder: its newest checkpoint; a recipe's experiment folder: all
+    its members); a list of several loads them as one ensemble, which must have been trained on the same features."""
     paths = [checkpoint] if isinstance(checkpoint, (str, Path)) or not isinstance(checkpoint, Sequence) \
         else list(checkpoint)
-    loaded = [_load_one(path, device) for path in paths]
+    loaded = [_load_one(folder, device) for path in paths for folder in ckpt.member_folders(path)]
     if not loaded:
         raise AvforgeError("no checkpoint given")
     first = loaded[0]

@@ -260,6 +260,10 @@ adopt_whole_config_signatures() {
 }
 adopt_whole_config_signatures
 run_stage 4 "train" "$train_options$config_sig" stage_train
+# The training folders of the model stages 5-7 score, for `avforge infer --checkpoint $exp_dir` (and predict)
+if [ "$(cat "$exp_dir/done/stage_4" 2>/dev/null)" = "$train_options$config_sig" ]; then
+  printf '%s\n' "${member_dirs[@]##*/}" > "$exp_dir/members.txt.tmp" && mv -f "$exp_dir/members.txt.tmp" "$exp_dir/members.txt"
+fi
 run_stage 5 "infer" "$(opts $common test_split)${infer_sig:+config_infer:sha256=$infer_sig;}" stage_predict
 run_stage 6 "post-process" "$(opts $common nms top_k score_threshold)${nms_iou:+nms_iou=$nms_iou;}${post_sig:+config_postprocess:sha256=$post_sig;}" stage_postprocess
 run_stage 7 "report" "$(opts $common protocol)$(content test_labels test_files)" stage_report

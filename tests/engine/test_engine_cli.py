@@ -2,6 +2,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -146,6 +147,24 @@ def test_predict_with_an_ensemble_of_checkpoints(trained, capsys, tmp_path):
     rc, _, err = run_cli(["predict", "--checkpoint", str(trained["exp"]), "--manifest", str(trained["test"]),
                           "--out", str(raw)], capsys)
     assert_one_line_error(rc, err, "another checkpoint")
+
+    # a recipe's experiment folder stands for the members its members.txt lists (what the recipe scored)
+    recipe = tmp_path / "exp_recipe"
+    recipe.mkdir()
+    shutil.copytree(trained["exp"], recipe / "train")
+    shutil.copytree(tmp_path / "seed1", recipe / "train.member2")
+    rc, _, err = run_cli(["predict", "--checkpoint", str(recipe), "--manifest", str(trained["test"]),
+                          "--out", str(tmp_path / "raw_recipe")], capsys)
+    assert_one_line_error(rc, err, "no checkpoint here", "members.txt once training is done")
+    (recipe / "members.txt").write_text("train\ntrain.member2\n")
+    by_folder = predict_features(load_predictor(recipe), file, vis.load(file).data, aud.load(file).data)
+    assert by_folder.video_score == ens.video_score
+    assert np.array_equal(by_folder.frame_probs["fused"], ens.frame_probs["fused"])
+    (recipe / "members.txt").write_text("train\n../seed1\n")
+    rc, _, err = run_cli(["predict", "--checkpoint", str(recipe), "--manifest", str(trained["test"]),
+                          "--out", str(tmp_path / "raw_recipe")], capsys)
+    assert_one_line_error(rc, err, "members.txt", "one training folder name per line, found '../seed1'")
+    assert not (tmp_path / "raw_recipe").exists()
 
 
 def test_ensemble_members_must_read_the_same_features(trained, capsys, tmp_path):

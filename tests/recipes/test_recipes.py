@@ -78,6 +78,13 @@ def test_real_dataset_recipes_on_generated_trees(tmp_path, layout):
                 in out), out
         index = json.loads((tmp_path / "exp" / "raw" / "test" / "index.json").read_text())
         assert [Path(m).parts[-3] for m in index["members"]] == ["train", "train.member2", "train.member3"]
+        # one video, as an analyst runs it after the recipe: the experiment folder is the model it scored
+        video = next(r["file"] for r in json.loads((data / "metadata.json").read_text()) if r["split"] == "test")
+        subprocess.run([sys.executable, "-m", "avforge", "infer", str(data / video), "--checkpoint",
+                        str(tmp_path / "exp"), "--out", str(tmp_path / "one.json")], check=True, env=env,
+                       capture_output=True)
+        details = json.loads((tmp_path / "one.details.json").read_text())
+        assert [Path(m).parts[-3] for m in details["members"]] == ["train", "train.member2", "train.member3"]
         metrics = json.loads((tmp_path / "exp" / "metrics_test.json").read_text())
         assert metrics["protocol"] == "lavdf" and metrics["split"] == "test"
         # scored on exactly the test records of the metadata, with LAV-DF's thresholds and caps

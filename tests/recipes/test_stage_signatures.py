@@ -125,12 +125,15 @@ def test_config_auto_sizes_the_model_by_the_training_split(tmp_path):
     predict = [line for line in (tmp_path / "calls.log").read_text().splitlines() if line.startswith("-m avforge predict")]
     assert [a for a in predict[0].split() if "/exp/train" in a] == [
         f"{tmp_path}/exp/train", f"{tmp_path}/exp/train.member2", f"{tmp_path}/exp/train.member3"]
+    members = tmp_path / "exp" / "members.txt"  # what `avforge infer --checkpoint exp` loads
+    assert members.read_text() == "train\ntrain.member2\ntrain.member3\n"
     assert auto()[1] == []  # done: the same choice, nothing re-runs
     (tmp_path / "exp" / "train" / "model.ckpt").write_text("trained")
     # one member asked for: the first is that member (same seed and inputs), kept, not moved aside
     proc, configs = auto("--members", "1")
     assert proc.returncode == 0 and configs == ["avforge/configs/synthetic_small.yaml"]
     assert (tmp_path / "exp" / "train" / "model.ckpt").exists() and not list((tmp_path / "exp").glob("*.replaced.*"))
+    assert members.read_text() == "train\n"
     proc, configs = auto("--small_data_videos", "3")
     assert proc.returncode == 0 and configs == ["avforge/configs/lavdf.yaml"]  # another model, one member: retrained
     assert "members auto" not in proc.stdout and (tmp_path / "exp" / "train.replaced.1" / "model.ckpt").exists()
