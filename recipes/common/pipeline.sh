@@ -42,7 +42,7 @@ if [ "$need_words" = true ]; then words_sets+=(--set "data.train_words=$words_fi
 
 # --members N: N detectors (seeds seed, seed + 1, ...) run as one ensemble, their outputs averaged
 # (avforge/models/ensemble.py): N times the training work (docs/results.md, "Weight decay and ensembles").
-# --member_jobs J trains J of them at a time (default 1: one after another), each logging to <its folder>/train.log;
+# --member_jobs J trains J of them at a time (1: one after another), each logging to <its folder>/train.log;
 # on CPU each gets cores / (members in its round of J) threads unless OMP_NUM_THREADS is set (so a last round of
 # fewer members gets more each): a small detector does not keep the cores busy (three members on 2 cores 1.32x
 # faster with J = 3; docs/results.md, "Members side by side"). Both may be `auto`, resolved with --config auto below.
