@@ -11,6 +11,7 @@ from avforge.core.errors import AvforgeError
 FUSIONS = ("discrepancy", "concat", "audio_only", "visual_only")
 BOUNDARY_HEADS = ("anchor_free", "bm", "both")
 PSEUDO_BOUNDARIES = ("all", "coarse", "none")
+QUALITY_ON = ("positives", "overlapping")
 
 
 @dataclass
@@ -71,6 +72,13 @@ class DetectorConfig:
     w_reg: float = 1.0  # DIoU loss on start/end distances
     w_refine: float = 1.0  # L1 (frames) on refined boundaries at positive locations
     w_quality: float = 0.5  # BCE of the quality logit towards the refined segment's IoU (score = cls x quality)
+    # Where the quality head learns, one of QUALITY_ON: "positives" (the locations assigned to a segment) or
+    # "overlapping" (also every other location whose refined proposal overlaps a forged segment, towards its
+    # best IoU): a location inside a forged span but at another pyramid level proposes part of it, and only
+    # "overlapping" teaches the quality head to rank such partial proposals below the whole one
+    quality_on: str = "positives"
+    # the quality head also reads the mean features inside the refined segment and beside it (models/refine.py)
+    quality_span: bool = False
     w_attr: float = 0.5  # 3-way modality attribution cross-entropy at positive locations
     w_frame: float = 1.0  # BCE on fused per-frame fake logits
     w_frame_modality: float = 1.0  # BCE on audio and visual per-frame logits (each)
@@ -100,6 +108,8 @@ class DetectorConfig:
         if self.pseudo_boundaries not in PSEUDO_BOUNDARIES:
             raise AvforgeError(f"model.pseudo_boundaries must be one of {PSEUDO_BOUNDARIES}, "
                                f"got {self.pseudo_boundaries!r}")
+        if self.quality_on not in QUALITY_ON:
+            raise AvforgeError(f"model.quality_on must be one of {QUALITY_ON}, got {self.quality_on!r}")
         if self.bm_loss not in ("mse", "bce"):
             raise AvforgeError(f"model.bm_loss must be 'mse' or 'bce', got {self.bm_loss!r}")
         strides = self.pyramid_strides

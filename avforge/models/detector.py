@@ -39,7 +39,7 @@ class Detector(nn.Module):
         self.video_head = VideoHead(cfg.dim)
         self.anchor_free = (AnchorFreeHead(cfg.dim, cfg.head_layers, cfg.kernel_size, cfg.pyramid_strides)
                             if cfg.uses_anchor_free else None)
-        self.refiner = (BoundaryRefiner(cfg.dim, cfg.refine_window_frames)
+        self.refiner = (BoundaryRefiner(cfg.dim, cfg.refine_window_frames, cfg.quality_span)
                         if cfg.uses_anchor_free and cfg.refine_boundaries else None)
         self.edges = EdgeHead(cfg.dim, cfg.kernel_size) if cfg.edge_head else None
         self.word_edges = EdgeHead(cfg.dim, cfg.kernel_size) if cfg.word_edges else None
@@ -170,8 +170,11 @@ class Detector(nn.Module):
             target = torch.stack([points - dist[..., 0], points + dist[..., 1]], dim=-1)
             refined, target = out.boundaries_frames[edged], target[edged]
             terms["refine"] = cfg.w_refine * (refined - target).abs().sum() / n_edged
-            iou = losses.segment_iou(refined.detach(), target)
-            terms["quality"] = cfg.w_quality * losses.masked_bce(out.quality_logits[edged], iou, torch.ones_like(iou))
+            logits, iou = out.quality_logits[edged], losses.segment_iou(refined.detach(), target)
+            if cfg.quality_on == "overlapping":
+                more_logits, more_iou = _overlapping_quality(out, pos, segs_frames, sure)
+                logits, iou = torch.cat([logits, more_logits]), torch.cat([iou, more_iou])
+            terms["quality"] = cfg.w_quality * losses.masked_bce(logits, iou, torch.ones_like(iou))
         return terms
 
     @torch.no_grad()
@@ -193,6 +196,25 @@ def _assigned_to(pos: torch.Tensor, targets, chosen) -> tuple[torch.Tensor, torc
     """Positive locations (B, L) whose assigned segment is ``chosen`` (B x (N_i,) bool), and their count (>= 1)."""
     sel = pos & torch.stack([c[t.segment] if len(c) else t.positive for c, t in zip(chosen, targets)])
     return sel, sel.sum().clamp(min=1).float()
+
+
+def _overlapping_quality(out: DetectorOutput, pos: torch.Tensor, segs_frames, sure) -> tuple[torch.Tensor, torch.Tensor]:
+    """Quality logits and targets of the valid locations that are not positives but whose refined proposal
+    overlaps a forged segment with known edges: the target is its best IoU with one. A location overlapping
+    a segment whose edges are unknown (``sure`` false) is left out."""
+    logits, targets = [], []
+    refined = out.boundaries_frames.detach()
+    for b, (segs, known) in enumerate(zip(segs_frames, sure)):
+        if not len(segs):
+            continue
+        iou = losses.segment_iou(refined[b].unsqueeze(1), segs.to(refined.dtype))  # (L, N)
+        best = iou[:, known].amax(1) if known.any() else iou.new_zeros(len(iou))
+        unsure = iou[:, ~known].amax(1) if (~known).any() else torch.zeros_like(best)
+        keep = out.point_mask[b] & ~pos[b] & (best > 0) & (unsure == 0)
+        logits.append(out.quality_logits[b][keep])
+        targets.append(best[keep])
+    empty = out.quality_logits.new_zeros(0)
+    return (torch.cat(logits) if logits else empty), (torch.cat(targets) if targets else empty)
 
 
 def add_to_levels(fused: list, masks: list, x: torch.Tensor, mask: torch.Tensor, strides) -> list:

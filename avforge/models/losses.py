@@ -33,9 +33,9 @@ def diou_loss_1d(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) ->
 
 
 def segment_iou(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """IoU of paired (N, 2) [start, end] segments -> (N,)."""
-    inter = (torch.minimum(a[:, 1], b[:, 1]) - torch.maximum(a[:, 0], b[:, 0])).clamp(min=0)
-    union = (a[:, 1] - a[:, 0]).clamp(min=0) + (b[:, 1] - b[:, 0]) - inter
+    """IoU of [start, end] segments (..., 2), broadcast: paired (N, 2) -> (N,); (N, 1, 2) x (M, 2) -> (N, M)."""
+    inter = (torch.minimum(a[..., 1], b[..., 1]) - torch.maximum(a[..., 0], b[..., 0])).clamp(min=0)
+    union = (a[..., 1] - a[..., 0]).clamp(min=0) + (b[..., 1] - b[..., 0]) - inter
     return inter / union.clamp(min=eps)
 
 

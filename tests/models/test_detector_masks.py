@@ -37,7 +37,8 @@ def per_level(flat: torch.Tensor, n_frames: int, n_levels: int = 4) -> list[torc
 @pytest.mark.parametrize("extra", [1, 13])
 def test_appended_padding_changes_nothing(fusion, head, sync, edges, extra):
     torch.manual_seed(0)
-    cfg = DetectorConfig(fusion=fusion, boundary_head=head, sync=sync, sync_dim=8, edge_head=edges, **TINY)
+    cfg = DetectorConfig(fusion=fusion, boundary_head=head, sync=sync, sync_dim=8, edge_head=edges, quality_span=edges,
+                         **TINY)  # the span-reading quality head with the edge head
     model = build_detector(cfg, VISUAL_DIM, AUDIO_DIM).eval()
     n = 37  # odd, so that strided levels end on partial blocks
     batch = PlantedGenerator(seed=1).batch(2, n, 2)
