@@ -10,7 +10,7 @@ from avforge.core.errors import AvforgeError
 
 FUSIONS = ("discrepancy", "concat", "audio_only", "visual_only")
 BOUNDARY_HEADS = ("anchor_free", "bm", "both")
-PSEUDO_BOUNDARIES = ("all", "coarse", "none")
+PSEUDO_BOUNDARIES = ("all", "scored", "coarse", "none")
 QUALITY_ON = ("positives", "overlapping")
 
 
@@ -63,7 +63,9 @@ class DetectorConfig:
     word_edges: bool = False
     # What pseudo-forgeries (data.splice_prob) teach besides that they are fake (class, attribution,
     # frames), one of PSEUDO_BOUNDARIES: "all" their edges (regression, refinement, quality, edge head);
-    # "coarse" the anchor-free regression only; "none" nothing: boundaries come from labelled forgeries
+    # "scored" the regression and the quality head (how well a proposal covers one), not where exact edges lie
+    # (refinement, edge head); "coarse" the anchor-free regression only; "none" nothing: boundaries come from
+    # labelled forgeries
     pseudo_boundaries: str = "all"
     bm_max_duration_frames: int = 64  # D of the boundary-matching map: rows are durations 1..D
     bm_dim: int = 32  # channels of the boundary-matching branch

@@ -112,13 +112,15 @@ class Detector(nn.Module):
                                                        cfg.sync_exclude_frames, cfg.sync_temperature,
                                                        cfg.sync_max_frames)
         segs_frames = [segments_to_frames(s).to(mask.device) for s in batch.segments]
-        # whether each segment teaches exactly / roughly where forgeries start and end
-        sure = rough = [torch.ones(len(s), dtype=torch.bool, device=mask.device) for s in segs_frames]
+        # whether each segment teaches where forgeries start and end exactly (sure), how well a proposal
+        # covers it (scored), or roughly where it lies (rough)
+        sure = scored = rough = [torch.ones(len(s), dtype=torch.bool, device=mask.device) for s in segs_frames]
         if batch.segment_pseudo is not None and cfg.pseudo_boundaries != "all":
             sure = [~p.to(mask.device) for p in batch.segment_pseudo]
-            rough = rough if cfg.pseudo_boundaries == "coarse" else sure
+            scored = scored if cfg.pseudo_boundaries == "scored" else sure
+            rough = rough if cfg.pseudo_boundaries in ("scored", "coarse") else sure
         if out.cls_logits is not None:
-            terms.update(self._anchor_free_loss(out, segs_frames, batch.segment_modality, sure, rough))
+            terms.update(self._anchor_free_loss(out, segs_frames, batch.segment_modality, sure, scored, rough))
         if out.edge_logits is not None:
             targets, counted = zip(*(edge_targets(s[k], int(n), unsure_frames=s[~k])
                                      for s, k, n in zip(segs_frames, sure, mask.sum(1))))
@@ -146,16 +148,18 @@ class Detector(nn.Module):
                                  for w, n, known, cut in zip(batch.words, mask.sum(1), batch.words_known, replaced)))
         return edge_loss(out.word_edge_logits, _pad_edges(targets, out), _pad_edges(counted, out))
 
-    def _anchor_free_loss(self, out: DetectorOutput, segs_frames, segment_modality, sure,
+    def _anchor_free_loss(self, out: DetectorOutput, segs_frames, segment_modality, sure, scored,
                           rough) -> dict[str, torch.Tensor]:
         """Focal class and attribution terms at every positive location; the regression where the
-        assigned segment's edges are known ``rough``-ly, refinement and quality where ``sure``."""
+        assigned segment's edges are known ``rough``-ly, the quality where they can be ``scored``,
+        the refinement where ``sure``."""
         cfg = self.cfg
         targets = [anchor_free_targets(out.point_frames, out.point_strides, out.point_levels, s, m.to(s.device),
                                        cfg.regress_ranges_frames, cfg.center_sample_radius)
                    for s, m in zip(segs_frames, segment_modality)]
         pos = torch.stack([t.positive for t in targets]) & out.point_mask  # (B, L)
         edged, n_edged = _assigned_to(pos, targets, sure)
+        ranked = _assigned_to(pos, targets, scored)[0]
         coarse, n_coarse = _assigned_to(pos, targets, rough)
         dist = torch.stack([t.distances_frames for t in targets])  # (B, L, 2)
         modality = torch.stack([t.modality for t in targets])  # (B, L)
@@ -168,11 +172,11 @@ class Detector(nn.Module):
         if out.boundaries_frames is not None:
             points = out.point_frames.expand_as(pos)
             target = torch.stack([points - dist[..., 0], points + dist[..., 1]], dim=-1)
-            refined, target = out.boundaries_frames[edged], target[edged]
-            terms["refine"] = cfg.w_refine * (refined - target).abs().sum() / n_edged
-            logits, iou = out.quality_logits[edged], losses.segment_iou(refined.detach(), target)
+            refined = out.boundaries_frames
+            terms["refine"] = cfg.w_refine * (refined[edged] - target[edged]).abs().sum() / n_edged
+            logits, iou = out.quality_logits[ranked], losses.segment_iou(refined[ranked].detach(), target[ranked])
             if cfg.quality_on == "overlapping":
-                more_logits, more_iou = _overlapping_quality(out, pos, segs_frames, sure)
+                more_logits, more_iou = _overlapping_quality(out, pos, segs_frames, scored)
                 logits, iou = torch.cat([logits, more_logits]), torch.cat([iou, more_iou])
             terms["quality"] = cfg.w_quality * losses.masked_bce(logits, iou, torch.ones_like(iou))
         return terms
@@ -198,13 +202,13 @@ def _assigned_to(pos: torch.Tensor, targets, chosen) -> tuple[torch.Tensor, torc
     return sel, sel.sum().clamp(min=1).float()
 
 
-def _overlapping_quality(out: DetectorOutput, pos: torch.Tensor, segs_frames, sure) -> tuple[torch.Tensor, torch.Tensor]:
+def _overlapping_quality(out: DetectorOutput, pos: torch.Tensor, segs_frames, scored) -> tuple[torch.Tensor, torch.Tensor]:
     """Quality logits and targets of the valid locations that are not positives but whose refined proposal
-    overlaps a forged segment with known edges: the target is its best IoU with one. A location overlapping
-    a segment whose edges are unknown (``sure`` false) is left out."""
+    overlaps a forged segment to be ``scored``: the target is its best IoU with one. A location overlapping
+    a segment not to be scored (its edges unknown) is left out."""
     logits, targets = [], []
     refined = out.boundaries_frames.detach()
-    for b, (segs, known) in enumerate(zip(segs_frames, sure)):
+    for b, (segs, known) in enumerate(zip(segs_frames, scored)):
         if not len(segs):
             continue
         iou = losses.segment_iou(refined[b].unsqueeze(1), segs.to(refined.dtype))  # (L, N)

@@ -19,9 +19,9 @@ def test_edges_near_a_boundary_of_unknown_truth_do_not_count():
     assert torch.equal(targets, plain_targets) and int(plain_counted.sum()) == 19
 
 
-def _terms(pseudo_boundaries: str, which):
+def _terms(pseudo_boundaries: str, which, **config):
     torch.manual_seed(0)
-    model = build_detector(DetectorConfig(pseudo_boundaries=pseudo_boundaries, **TINY), VISUAL_DIM, AUDIO_DIM)
+    model = build_detector(DetectorConfig(pseudo_boundaries=pseudo_boundaries, **TINY, **config), VISUAL_DIM, AUDIO_DIM)
     batch = PlantedGenerator(seed=4).batch(4, 48, max_segments=2)
     batch.segment_pseudo = [which(len(s)) for s in batch.segments]
     with torch.no_grad():
@@ -43,6 +43,13 @@ def test_what_pseudo_forgeries_teach_under_each_setting():
     for t in (coarse, none):  # that they are fake, always
         assert all(torch.equal(t[k], every[k]) for k in ("cls", "attr", "frame", "video"))
         assert float(t["edges"]) > 0 and float(t["edges"]) != float(every["edges"])
+    # "scored": the regression and the quality head as with "all", not the exact edges
+    scored, _ = _terms("scored", all_pseudo)
+    assert all(torch.equal(scored[k], every[k]) for k in ("reg", "quality", "cls", "attr"))
+    assert float(scored["refine"]) == 0.0 and torch.equal(scored["edges"], coarse["edges"])
+    # ... also where the quality head learns from the proposals that overlap a segment
+    over = {k: _terms(k, all_pseudo, quality_on="overlapping")[0]["quality"] for k in ("all", "scored", "coarse")}
+    assert torch.equal(over["scored"], over["all"]) and float(over["all"]) > 0 and float(over["coarse"]) == 0.0
     # no pseudo-forgery in the batch: the setting changes nothing
     real, _ = _terms("none", lambda n: torch.zeros(n, dtype=torch.bool))
     assert all(torch.equal(real[k], every[k]) for k in every)
